@@ -1,0 +1,115 @@
+"""The ingestion pipeline, written down once and in order.
+
+    1. discover inputs (files, folders, globs)
+    2. read and parse each into Articles (text pages, JSON records); failures are recorded, not raised
+    3. (normalise -> fingerprint/dedup -> story -> enrich: later stages plug in here)
+    4. store in batches: articles, their outlets, and read-also links
+
+Every edge (CLI, web, crawler) calls `ingest()`; none re-implements a step.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from .ingest.files import InputItem, discover_inputs, read_input, total_size
+from .ingest.outlets import resolve_outlet
+from .models import Article, Link, Source
+from .store.base import Store, UpsertResult
+
+BATCH_SIZE = 500
+
+
+@dataclass
+class IngestReport:
+    """What an ingest run did, for the closing summary."""
+
+    files: int = 0
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    links: int = 0
+    failed: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
+
+    @property
+    def seen(self) -> int:
+        """Articles read, whether stored anew or not."""
+        return self.new + self.updated + self.unchanged
+
+    def add(self, result: UpsertResult) -> None:
+        """Count the outcome of one stored batch."""
+        self.new += len(result.new)
+        self.updated += len(result.updated)
+        self.unchanged += len(result.unchanged)
+
+
+def _batches(items: Iterable[InputItem], report: IngestReport, on_item: Callable[[InputItem], None] | None
+             ) -> Iterator[list[Article]]:
+    """Group articles into batches, never splitting one page's articles (their links need both ends)."""
+    batch: list[Article] = []
+    for item in items:
+        if on_item:
+            on_item(item)
+        if item.error:
+            report.failed.append((item.where, item.error))
+            continue
+        batch.extend(item.articles)
+        if len(batch) >= BATCH_SIZE:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def store_articles(store: Store, articles: list[Article], *, known_sources: set[str] | None = None) -> UpsertResult:
+    """Store one batch: register unseen outlets, upsert the articles, then their read-also links."""
+    if known_sources is not None:
+        fresh = {a.source for a in articles if a.source and a.source not in known_sources}
+        if fresh:
+            store.upsert_sources([resolve_outlet(name) or Source(name=name) for name in sorted(fresh)])
+            known_sources.update(fresh)
+    result = store.upsert_articles(articles)
+    links = [Link(a.id, other, "read_also") for a in articles for other in a.read_also]
+    if links:
+        store.add_links(links)
+    return result
+
+
+def ingest(
+    store: Store,
+    inputs: list[str],
+    *,
+    on_start: Callable[[int], None] | None = None,
+    on_item: Callable[[InputItem], None] | None = None,
+) -> IngestReport:
+    """Ingest files, folders and globs into *store*; safe to run again on the same inputs.
+
+    `on_start(total_bytes)` and `on_item(item)` let an edge draw progress.
+    """
+    report = IngestReport()
+    paths, missing = discover_inputs(inputs)
+    report.failed.extend(missing)
+    report.files = len(paths)
+    if on_start:
+        on_start(total_size(paths))
+    known_sources = {s.name for s in store.list_sources()}
+
+    def items() -> Iterator[InputItem]:
+        for path in paths:
+            yield from read_input(path)
+
+    for batch in _batches(items(), report, on_item):
+        report.add(store_articles(store, batch, known_sources=known_sources))
+        report.links += sum(len(a.read_also) for a in batch)
+    return report
+
+
+def parse_inputs(inputs: list[str]) -> Iterator[InputItem]:
+    """Read inputs without storing anything (for `marsad parse`)."""
+    paths, missing = discover_inputs(inputs)
+    for spec, reason in missing:
+        yield InputItem(spec, error=reason)
+    for path in paths:
+        yield from read_input(Path(path))

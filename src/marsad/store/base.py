@@ -1,0 +1,81 @@
+"""The storage interface every backend implements (SQLite now, PostgreSQL later)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass, field
+from typing import Protocol, runtime_checkable
+
+from ..models import Article, Link, Source
+
+
+@dataclass
+class UpsertResult:
+    """What an upsert did: ids of articles that were new, changed, or already stored as they are."""
+
+    new: list[str] = field(default_factory=list)
+    updated: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+
+    def __iadd__(self, other: "UpsertResult") -> "UpsertResult":
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+@runtime_checkable
+class Store(Protocol):
+    """A marsad database. Writes are idempotent: storing the same article twice changes nothing."""
+
+    def upsert_articles(self, articles: Iterable[Article]) -> UpsertResult:
+        """Insert new articles and update changed ones (matched by id), in batched transactions."""
+        ...
+
+    def get_article(self, article_id: str) -> Article:
+        """The stored article with this id (a unique prefix is accepted); raises NotFound."""
+        ...
+
+    def iter_articles(self, *, batch_size: int = 1000) -> Iterator[Article]:
+        """Every stored article, in insertion order."""
+        ...
+
+    def count_articles(self) -> int:
+        """How many articles are stored."""
+        ...
+
+    def delete_articles(self, ids: Iterable[str]) -> int:
+        """Delete articles (and their tags and links); returns how many were deleted."""
+        ...
+
+    def upsert_sources(self, sources: Iterable[Source]) -> None:
+        """Insert or replace outlets by name."""
+        ...
+
+    def get_source(self, name: str) -> Source:
+        """The outlet with this name; raises NotFound."""
+        ...
+
+    def list_sources(self) -> list[Source]:
+        """Every known outlet, by name."""
+        ...
+
+    def add_links(self, links: Iterable[Link]) -> None:
+        """Record relations between stored articles (ignored if already there)."""
+        ...
+
+    def links_from(self, article_id: str) -> list[Link]:
+        """Relations starting at an article."""
+        ...
+
+    def links_to(self, article_id: str) -> list[Link]:
+        """Relations ending at an article."""
+        ...
+
+    def stats(self) -> dict:
+        """Counts for a summary: articles, sources, tags, links, date range, per-source counts."""
+        ...
+
+    def close(self) -> None:
+        """Release the connection(s)."""
+        ...
