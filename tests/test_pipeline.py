@@ -1,0 +1,97 @@
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+
+from marsad import ingest, open_store
+from marsad.pipeline import parse_inputs
+
+RECORD = {
+    "id": "snn-2015-08-10-00001", "source": "was", "url": "http://www.spa.gov.sa/1385521",
+    "date": "2015-08-10 09:12:40", "title": "خادم الحرمين الشريفين يتلقى اتصالاً هاتفياً",
+    "author": "", "text": "تلقى خادم الحرمين الشريفين اتصالاً هاتفياً.\n\n وجرى خلال الاتصال استعراض العلاقات.",
+}
+
+
+def write_jsonl(path, records, *, gz=False, extra_lines=()):
+    lines = [json.dumps(r, ensure_ascii=False) for r in records] + list(extra_lines)
+    data = ("\n".join(lines) + "\n").encode("utf-8")
+    path.write_bytes(gzip.compress(data) if gz else data)
+    return path
+
+
+def test_jsonl_records_become_articles_with_outlet_names(tmp_path, store):
+    dump = write_jsonl(tmp_path / "dump.jsonl.gz", [RECORD], gz=True)
+    report = ingest(store, [str(dump)])
+    assert (report.new, report.failed) == (1, [])
+    article = next(store.iter_articles())
+    assert article.source == "واس"
+    assert article.published_at.isoformat() == "2015-08-10T09:12:40+00:00"
+    assert article.date_precision == "second"
+    assert article.paragraphs == ["تلقى خادم الحرمين الشريفين اتصالاً هاتفياً.", "وجرى خلال الاتصال استعراض العلاقات."]
+    assert article.origin == f"{dump}:1"
+    assert store.get_source("واس").country == "SA"
+
+
+def test_bad_lines_are_reported_and_the_rest_is_kept(tmp_path, store):
+    dump = write_jsonl(tmp_path / "dump.jsonl", [RECORD], extra_lines=["{not json", '{"title": ""}', "[1, 2]", ""])
+    report = ingest(store, [str(dump), str(tmp_path / "missing.txt")])
+    assert report.new == 1
+    assert sorted(report.failed) == sorted([
+        (f"{dump}:2", "invalid JSON: Expecting property name enclosed in double quotes"),
+        (f"{dump}:3", "record has no title"),
+        (f"{dump}:4", "record is not a JSON object"),
+        (str(tmp_path / "missing.txt"), "no such file, folder or matching pattern"),
+    ])
+
+
+def test_truncated_gzip_keeps_what_was_read(tmp_path, store):
+    records = [dict(RECORD, url=f"http://www.spa.gov.sa/{i}", title=f"خبر {i}") for i in range(200)]
+    dump = write_jsonl(tmp_path / "dump.jsonl.gz", records, gz=True)
+    data = dump.read_bytes()
+    dump.write_bytes(data[: len(data) // 2])
+    report = ingest(store, [str(dump)])
+    assert 0 < report.new < 200
+    assert len(report.failed) == 1 and "cannot read on" in report.failed[0][1]
+
+
+def test_text_pages_in_folders_store_read_also_links(tmp_path, store, seed_page):
+    folder = tmp_path / "pages" / "nested"
+    folder.mkdir(parents=True)
+    shutil.copy(seed_page, folder / "seed.txt")
+    report = ingest(store, [str(tmp_path / "pages")])
+    assert (report.files, report.new, report.links) == (1, 2, 1)
+    main, glued = list(store.iter_articles())
+    assert main.read_also == [glued.id]
+    assert glued.source == "عربي21" and glued.source_inferred
+
+
+def test_ingest_twice_adds_nothing(tmp_path, db_path, seed_page):
+    dump = write_jsonl(tmp_path / "dump.jsonl", [RECORD])
+    with open_store(db_path) as store:
+        first = ingest(store, [str(dump), str(seed_page)])
+    with open_store(db_path) as store:
+        second = ingest(store, [str(dump), str(tmp_path / "*.jsonl"), str(seed_page)])
+        assert store.count_articles() == first.new == 3
+    assert (second.new, second.updated, second.unchanged) == (0, 0, 3)
+
+
+def test_parse_inputs_reports_missing_paths(tmp_path):
+    items = list(parse_inputs([str(tmp_path / "nothing-*.txt")]))
+    assert [(i.where, i.error) for i in items] == [
+        (str(tmp_path / "nothing-*.txt"), "no such file, folder or matching pattern")
+    ]
+
+
+def test_full_saudinewsnet_corpus_twice_gives_the_same_count(shared_data, db_path):
+    corpus = str(shared_data / "saudinewsnet.jsonl.gz")
+    with open_store(db_path) as store:
+        first = ingest(store, [corpus])
+        after_first = store.count_articles()
+    with open_store(db_path) as store:
+        second = ingest(store, [corpus])
+        after_second = store.count_articles()
+    assert first.failed == [] and first.seen == 31030
+    assert after_first == after_second == first.new
+    assert second.new == second.updated == 0
