@@ -35,15 +35,27 @@ def test_jsonl_records_become_articles_with_outlet_names(tmp_path, store):
 
 
 def test_bad_lines_are_reported_and_the_rest_is_kept(tmp_path, store):
-    dump = write_jsonl(tmp_path / "dump.jsonl", [RECORD], extra_lines=["{not json", '{"title": ""}', "[1, 2]", ""])
+    dump = write_jsonl(tmp_path / "dump.jsonl", [RECORD], extra_lines=["{not json", '{"title": "", "text": " "}', "[1, 2]", ""])
     report = ingest(store, [str(dump), str(tmp_path / "missing.txt")])
     assert report.new == 1
+    assert report.skipped == [(f"{dump}:3", "empty record: no title and no text")]
     assert sorted(report.failed) == sorted([
         (f"{dump}:2", "invalid JSON: Expecting property name enclosed in double quotes"),
-        (f"{dump}:3", "record has no title"),
         (f"{dump}:4", "record is not a JSON object"),
         (str(tmp_path / "missing.txt"), "no such file, folder or matching pattern"),
     ])
+
+
+def test_records_without_title_get_one_from_url_or_text(tmp_path, store):
+    untitled = [
+        dict(RECORD, title=" ", url="http://www.al-madina.com/node/620227/كيف-تسعف-طفلاً-بعد-انسداد-مجرى-الهواء.html"),
+        dict(RECORD, title="", url="http://www.spa.gov.sa/1385521"),
+    ]
+    ingest(store, [str(write_jsonl(tmp_path / "dump.jsonl", untitled))])
+    assert [a.title for a in store.iter_articles()] == [
+        "كيف تسعف طفلاً بعد انسداد مجرى الهواء",
+        "تلقى خادم الحرمين الشريفين اتصالاً هاتفياً.",
+    ]
 
 
 def test_truncated_gzip_keeps_what_was_read(tmp_path, store):
@@ -92,6 +104,7 @@ def test_full_saudinewsnet_corpus_twice_gives_the_same_count(shared_data, db_pat
     with open_store(db_path) as store:
         second = ingest(store, [corpus])
         after_second = store.count_articles()
-    assert first.failed == [] and first.seen == 31030
-    assert after_first == after_second == first.new
+    # 10 records hold neither a title nor any text: they are reported as skipped.
+    assert first.failed == [] and len(first.skipped) == 10 and first.seen == 31020
+    assert after_first == after_second == first.new == 31020
     assert second.new == second.updated == 0

@@ -20,6 +20,10 @@ class ParseError(MarsadError):
     status = 422
 
 
+class EmptyInput(ParseError):
+    """Input that holds nothing to store (a record with no title and no text): skipped, not failed."""
+
+
 class StoreError(MarsadError):
     """The database refused or failed an operation."""
 

@@ -32,6 +32,7 @@ class IngestReport:
     unchanged: int = 0
     links: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
+    skipped: list[tuple[str, str]] = field(default_factory=list)  # empty inputs: (where, reason)
 
     @property
     def seen(self) -> int:
@@ -53,7 +54,7 @@ def _batches(items: Iterable[InputItem], report: IngestReport, on_item: Callable
         if on_item:
             on_item(item)
         if item.error:
-            report.failed.append((item.where, item.error))
+            (report.skipped if item.skipped else report.failed).append((item.where, item.error))
             continue
         batch.extend(item.articles)
         if len(batch) >= BATCH_SIZE:

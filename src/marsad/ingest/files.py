@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..errors import MarsadError, ParseError
+from ..errors import EmptyInput, MarsadError, ParseError
 from ..models import Article
 from ..parse.textpage import parse_text_file
 from .records import article_from_record
@@ -31,6 +31,7 @@ class InputItem:
     articles: list[Article] = field(default_factory=list)
     error: str | None = None
     consumed: int = 0
+    skipped: bool = False  # the error is "nothing to store here", not a failure
 
 
 def _kind(path: Path) -> str | None:
@@ -113,7 +114,7 @@ def _read_jsonl(path: Path) -> Iterator[InputItem]:
             except json.JSONDecodeError as exc:
                 yield InputItem(where, error=f"invalid JSON: {exc.msg}", consumed=raw.tell())
             except ParseError as exc:
-                yield InputItem(where, error=exc.message, consumed=raw.tell())
+                yield InputItem(where, error=exc.message, consumed=raw.tell(), skipped=isinstance(exc, EmptyInput))
             else:
                 yield InputItem(where, articles=[article], consumed=raw.tell())
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timezone
+from urllib.parse import unquote, urlsplit
 
 from ..dates import parse_date
-from ..errors import ParseError
+from ..errors import EmptyInput, ParseError
 from ..models import Article
 from ..parse.language import detect_language
 from .outlets import resolve_outlet
@@ -14,6 +16,24 @@ from .outlets import resolve_outlet
 def _paragraphs(text: str) -> list[str]:
     # SaudiNewsNet separates paragraphs with "\n\n " and indents them; keep the words, drop the layout.
     return [line.strip() for line in text.split("\n") if line.strip()]
+
+
+def _title_from_url(url: str) -> str:
+    # Arabic news URLs usually end in the headline as a slug: ".../كيف-تسعف-طفلا.html".
+    last = unquote(urlsplit(url).path).rstrip("/").rsplit("/", 1)[-1]
+    words = re.sub(r"\.(html?|aspx?|php)$", "", last).replace("-", " ").replace("_", " ").split()
+    return " ".join(words) if any(not w.isdigit() for w in words) else ""
+
+
+def _fallback_title(paragraphs: list[str], url: str | None) -> str:
+    """A title for a record published without one: its URL slug, else its first words."""
+    slug = _title_from_url(url) if url else ""
+    if slug:
+        return slug
+    if paragraphs:
+        words = paragraphs[0].split()
+        return " ".join(words[:12]) + (" …" if len(words) > 12 else "")
+    return ""
 
 
 def _aware(value: str) -> datetime:
@@ -31,11 +51,14 @@ def article_from_record(record: dict, origin: str = "") -> Article:
     """
     if not isinstance(record, dict):
         raise ParseError("record is not a JSON object", subject=origin)
-    title = record.get("title")
-    if not isinstance(title, str) or not title.strip():
-        raise ParseError("record has no title", subject=origin)
     text = record.get("text") or ""
     paragraphs = text if isinstance(text, list) else _paragraphs(str(text))
+    title = record.get("title")
+    if not isinstance(title, str) or not title.strip():
+        # Some outlets publish items without a headline (67 in SaudiNewsNet): keep them.
+        title = _fallback_title(paragraphs, record.get("url"))
+        if not title:
+            raise EmptyInput("empty record: no title and no text", subject=origin)
 
     published_at = precision = None
     try:
