@@ -4,8 +4,9 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 DEMO_DB ?= demo.db
+DEMO_PORT ?= 8000
 
-.PHONY: install demo test bench clean
+.PHONY: install browser demo test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -15,10 +16,15 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-demo: install
-	$(BIN)/marsad --db $(DEMO_DB) demo
+# Debian chromium, chromium-driver and an Arabic font for the browser tests, installed when absent.
+browser:
+	@sh scripts/install_browser.sh
 
-test: install
+# Ingests the bundled sample, then serves the reader on 127.0.0.1:$(DEMO_PORT) until Ctrl-C.
+demo: install
+	$(BIN)/marsad --db $(DEMO_DB) demo --port $(DEMO_PORT)
+
+test: install browser
 	$(BIN)/python -m pytest
 
 bench: install

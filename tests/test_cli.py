@@ -88,7 +88,7 @@ def test_export_reingests_to_the_same_articles(tmp_path, seed_page):
 
 
 def test_demo_ingests_the_bundled_sample(tmp_path):
-    result = run("--db", str(tmp_path / "demo.db"), "demo", "-q")
+    result = run("--db", str(tmp_path / "demo.db"), "demo", "-q", "--no-serve")
     assert result.exit_code == 0, result.output
     assert "303 new" in result.stderr
     assert "Latest articles:" in result.stdout

@@ -1,0 +1,111 @@
+"""The ASGI application: one FastAPI app serving the reader pages, the JSON API and the feeds.
+
+    uvicorn --factory marsad.web.app:app_from_env     # settings from MARSAD_* variables
+    marsad serve --db marsad.db                        # the same, from the command line
+
+Every edge here only parses input, calls the library (marsad.search, the store,
+marsad.stories, marsad.ingest.sources) and maps errors to HTTP statuses and pages.
+"""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from importlib import resources
+from pathlib import Path
+
+from fastapi import FastAPI
+from fastapi.exceptions import RequestValidationError
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from .. import __version__
+from ..errors import MarsadError
+from . import admin, api, feeds, pages
+from .db import Cache, StorePool
+from .pagecache import PageCache
+from .render import Renderer
+from .security import SecurityHeaders, error_response
+from .settings import WebSettings
+from .similar import TitleIndex
+
+log = logging.getLogger("marsad.web")
+
+STATIC = Path(str(resources.files("marsad.web").joinpath("static")))
+
+
+class Web:
+    """What every handler needs: settings, per-thread stores, the cache and the templates."""
+
+    def __init__(self, settings: WebSettings):
+        self.settings = settings
+        self.pool = StorePool(settings.db)
+        self.cache = Cache(self.pool, settings.cache_entries, settings.cache_seconds)
+        self.renderer = Renderer(settings)
+        self.titles = TitleIndex()
+
+
+API_DESCRIPTION = """\
+marsad's read API: articles, full-text search (the same query language as `marsad search`),
+stories, outlets and tags. Lists are paged with opaque cursors (`next_cursor` → `cursor`).
+Errors are `{"error": {"status", "code", "message", "message_ar"}}`.
+"""
+
+
+def create_app(settings: WebSettings | None = None, **overrides) -> FastAPI:
+    """The marsad web app for *settings* (default: from the environment; keyword overrides win)."""
+    settings = settings or WebSettings.from_env(**overrides)
+    web = Web(settings)
+    web.pool.get()  # open (creating and migrating) the database now, so a bad path fails at start
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        """Close the per-thread connections when the server stops."""
+        yield
+        web.pool.close()
+
+    app = FastAPI(
+        title="marsad API", version=__version__, description=API_DESCRIPTION, lifespan=lifespan,
+        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        openapi_tags=[{"name": "articles"}, {"name": "search"}, {"name": "stories"}, {"name": "sources"},
+                      {"name": "tags"}],
+    )
+    app.state.web = web
+    app.add_middleware(PageCache, web=web)  # inside SecurityHeaders, so kept answers get fresh headers
+    app.add_middleware(SecurityHeaders, max_query_bytes=4096)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    app.include_router(api.router)
+    app.include_router(feeds.router)
+    app.include_router(admin.router)
+    app.include_router(pages.router)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request, exc: StarletteHTTPException):
+        """Unknown paths and wrong methods."""
+        return error_response(request, exc.status_code, detail=str(exc.detail) if exc.detail else None,
+                              headers=getattr(exc, "headers", None))
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid_request(request, exc: RequestValidationError):
+        """Parameters that fail validation."""
+        problems = "; ".join(f"{'.'.join(str(p) for p in e.get('loc', ()))}: {e.get('msg')}" for e in exc.errors())
+        return error_response(request, 422 if request.url.path.startswith("/api/") else 400,
+                              code="invalid_request", detail=problems)
+
+    @app.exception_handler(MarsadError)
+    async def marsad_error(request, exc: MarsadError):
+        """Errors marsad raised on purpose, with their status."""
+        return error_response(request, exc.status, error=exc)
+
+    @app.exception_handler(Exception)
+    async def crash(request, exc: Exception):
+        """Anything else: logged, and a page or object that says nothing of the cause."""
+        log.exception("unhandled error on %s", request.url.path)
+        return error_response(request, 500)
+
+    return app
+
+
+def app_from_env() -> FastAPI:
+    """The app with settings from MARSAD_* variables (for `uvicorn --factory` and worker processes)."""
+    return create_app(WebSettings.from_env())
