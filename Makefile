@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed-stamp
 DEMO_DB ?= demo.db
 DEMO_PORT ?= 8000
 
-.PHONY: install browser demo test bench clean
+.PHONY: install browser postgres demo test bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -20,11 +20,16 @@ install: $(STAMP)
 browser:
 	@sh scripts/install_browser.sh
 
+# Debian's PostgreSQL server binaries for the PostgreSQL tests (each run starts its own throwaway
+# cluster in a temporary folder), installed when absent.
+postgres:
+	@sh scripts/install_postgres.sh
+
 # Ingests the bundled sample, then serves the reader on 127.0.0.1:$(DEMO_PORT) until Ctrl-C.
 demo: install
 	$(BIN)/marsad --db $(DEMO_DB) demo --port $(DEMO_PORT)
 
-test: install browser
+test: install browser postgres
 	$(BIN)/python -m pytest
 
 bench: install

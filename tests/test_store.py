@@ -40,7 +40,7 @@ def test_garbage_file_is_a_clear_store_error(tmp_path):
         SQLiteStore(bad)
 
 
-def test_round_trip_keeps_every_field(store):
+def test_round_trip_keeps_every_field(any_store):
     article = make(
         url="https://www.elbalad.news/6149133?utm_source=x",
         source="صدى البلد",
@@ -52,69 +52,69 @@ def test_round_trip_keeps_every_field(store):
         fetched_at=WHEN,
         origin="seed.txt",
     )
-    assert store.upsert_articles([article]).new == [article.id]
-    stored = store.get_article(article.id)
+    assert any_store.upsert_articles([article]).new == [article.id]
+    stored = any_store.get_article(article.id)
     assert stored == article
     assert stored.paragraphs == ["وافقت الولايات المتحدة على سحب قوّاتها."]  # diacritics kept
     assert stored.canonical_url == "https://www.elbalad.news/6149133"
 
 
-def test_upsert_is_idempotent_and_detects_changes(store):
+def test_upsert_is_idempotent_and_detects_changes(any_store):
     first = make(url="https://example.com/a")
-    assert len(store.upsert_articles([first]).new) == 1
-    again = store.upsert_articles([make(url="https://example.com/a")])
+    assert len(any_store.upsert_articles([first]).new) == 1
+    again = any_store.upsert_articles([make(url="https://example.com/a")])
     assert (again.new, again.updated, again.unchanged) == ([], [], [first.id])
     edited = make(url="https://example.com/a", paragraphs=["نص معدل"], tags=["غزة"])
-    result = store.upsert_articles([edited])
+    result = any_store.upsert_articles([edited])
     assert result.updated == [first.id]
-    assert store.get_article(first.id).paragraphs == ["نص معدل"]
-    assert store.get_article(first.id).tags == ["غزة"]
-    assert store.count_articles() == 1
+    assert any_store.get_article(first.id).paragraphs == ["نص معدل"]
+    assert any_store.get_article(first.id).tags == ["غزة"]
+    assert any_store.count_articles() == 1
 
 
-def test_duplicate_within_one_batch_is_stored_once(store):
-    result = store.upsert_articles([make(), make()])
+def test_duplicate_within_one_batch_is_stored_once(any_store):
+    result = any_store.upsert_articles([make(), make()])
     assert len(result.new) == 1 and len(result.unchanged) == 1
-    assert store.count_articles() == 1
+    assert any_store.count_articles() == 1
 
 
-def test_get_by_prefix_and_not_found(store):
+def test_get_by_prefix_and_not_found(any_store):
     article = make()
-    store.upsert_articles([article])
-    assert store.get_article(article.id[:6]).id == article.id
+    any_store.upsert_articles([article])
+    assert any_store.get_article(article.id[:6]).id == article.id
     with pytest.raises(NotFound):
-        store.get_article("ffffffffffffffff")
+        any_store.get_article("ffffffffffffffff")
 
 
-def test_links_are_stored_and_cascade_on_delete(store):
+def test_links_are_stored_and_cascade_on_delete(any_store):
     main, other = make(title="الخبر الرئيسي"), make(title="خبر آخر")
     main.read_also = [other.id]
-    store.upsert_articles([main, other])
-    store.add_links([Link(main.id, other.id), Link(main.id, other.id)])
-    assert store.get_article(main.id).read_also == [other.id]
-    assert store.links_to(other.id) == [Link(main.id, other.id, "read_also")]
-    assert store.delete_articles([other.id]) == 1
-    assert store.links_from(main.id) == []
+    any_store.upsert_articles([main, other])
+    any_store.add_links([Link(main.id, other.id), Link(main.id, other.id)])
+    assert any_store.get_article(main.id).read_also == [other.id]
+    assert any_store.links_to(other.id) == [Link(main.id, other.id, "read_also")]
+    assert any_store.delete_articles([other.id]) == 1
+    assert any_store.links_from(main.id) == []
 
 
-def test_iter_articles_pages_through_everything_in_order(store):
+def test_iter_articles_pages_through_everything_in_order(any_store):
     articles = [make(title=f"خبر رقم {i}") for i in range(25)]
-    store.upsert_articles(articles)
-    assert [a.id for a in store.iter_articles(batch_size=7)] == [a.id for a in articles]
+    any_store.upsert_articles(articles)
+    assert [a.id for a in any_store.iter_articles(batch_size=7)] == [a.id for a in articles]
 
 
-def test_sources_upsert_and_lookup(store):
-    store.upsert_sources([Source("عكاظ", homepage="https://www.okaz.com.sa", country="SA", aliases=["okaz"])])
-    store.upsert_sources([Source("عكاظ", homepage="https://okaz.com.sa", country="SA")])
-    assert store.get_source("عكاظ").homepage == "https://okaz.com.sa"
-    assert [s.name for s in store.list_sources()] == ["عكاظ"]
+def test_sources_upsert_and_lookup(any_store):
+    any_store.upsert_sources([Source("عكاظ", homepage="https://www.okaz.com.sa", country="SA", aliases=["okaz"])])
+    any_store.upsert_sources([Source("عكاظ", homepage="https://okaz.com.sa", country="SA")])
+    assert any_store.get_source("عكاظ").homepage == "https://okaz.com.sa"
+    assert [s.name for s in any_store.list_sources()] == ["عكاظ"]
     with pytest.raises(NotFound):
-        store.get_source("لا يوجد")
+        any_store.get_source("لا يوجد")
 
 
-def test_stats(store):
-    store.upsert_articles([make(source="عكاظ", published_at=WHEN, tags=["غزة"]), make(title="بلا مصدر")])
-    stats = store.stats()
+def test_stats(any_store):
+    any_store.upsert_articles([make(source="عكاظ", published_at=WHEN, tags=["غزة"]), make(title="بلا مصدر")])
+    stats = any_store.stats()
     assert stats["articles"] == 2
     assert stats["articles_with_date"] == 1
     assert stats["distinct_tags"] == 1
@@ -132,10 +132,10 @@ def test_open_store_resolves_paths_urls_and_environment(tmp_path, monkeypatch):
         open_store("mysql://localhost/x")
 
 
-def test_failed_batch_rolls_back_entirely(store):
+def test_failed_batch_rolls_back_entirely(any_store):
     good = make(title="سليم")
     bad = make(title="معطوب")
     bad.published_at = "not a datetime"  # fails after the first row was written
     with pytest.raises(AttributeError):
-        store.upsert_articles([good, bad])
-    assert store.count_articles() == 0
+        any_store.upsert_articles([good, bad])
+    assert any_store.count_articles() == 0

@@ -21,11 +21,16 @@ def open_store(db: str | os.PathLike | None = None) -> Store:
     target = resolve_db(db)
     if target.startswith("sqlite:///"):
         target = target[len("sqlite:///"):]
+    elif target.startswith(("postgresql://", "postgres://")):
+        from .postgres import PostgresStore
+
+        return PostgresStore(target)
     elif "://" in target:
         scheme = target.split("://", 1)[0]
         from ..errors import StoreError
 
-        raise StoreError(f"unsupported database URL scheme {scheme!r} (supported: a file path or sqlite:///PATH)")
+        raise StoreError(f"unsupported database URL scheme {scheme!r} "
+                         "(supported: a file path, sqlite:///PATH or postgresql://...)")
     return SQLiteStore(Path(target))
 
 
