@@ -1,0 +1,183 @@
+"""Arabic named-entity recognition: the shipped CRF tagger, CoNLL files, entity-level scoring.
+
+Tags follow ANERcorp: PERS, LOC, ORG, MISC in IOB2. The model is a linear-chain CRF
+(python-crfsuite) over the features of `marsad.enrich.features`, trained by
+scripts/train_ner.py on ANERcorp train.txt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from .features import Resources
+from .gazetteer import data_path, load_resources
+from .tokens import Token, sentences
+
+TYPES = ("PERS", "LOC", "ORG", "MISC")
+MODEL_FILE = "model.crfsuite"
+
+
+@dataclass(frozen=True)
+class Mention:
+    """A named entity found in a text: its exact text, type and character offsets."""
+
+    text: str
+    type: str
+    start: int
+    end: int
+
+
+class Tagger:
+    """A trained CRF with the feature resources it was trained with."""
+
+    def __init__(self, model_path: str | Path | None = None, resources: Resources | None = None):
+        import pycrfsuite
+
+        self.path = Path(model_path) if model_path else data_path(MODEL_FILE)
+        self.resources = resources or load_resources()
+        self._tagger = pycrfsuite.Tagger()
+        self._tagger.open(str(self.path))
+
+    def tag(self, tokens: Sequence[str]) -> list[str]:
+        """IOB2 tags for one sentence of tokens."""
+        if not tokens:
+            return []
+        return list(self._tagger.tag(self.resources.sentence_features(tokens)))
+
+    def tag_sentences(self, batch: Iterable[Sequence[str]]) -> Iterator[list[str]]:
+        """Tags for each sentence of *batch*."""
+        for tokens in batch:
+            yield self.tag(tokens)
+
+    def mentions(self, text: str) -> list[Mention]:
+        """Every entity mention in *text*, with offsets into it (text[start:end] == mention.text)."""
+        found: list[Mention] = []
+        for sentence in sentences(text):
+            tags = self.tag([t.text for t in sentence])
+            for start, end, kind in spans(tags):
+                first, last = sentence[start], sentence[end - 1]
+                found.append(Mention(text[first.start : last.end], kind, first.start, last.end))
+        return found
+
+
+@cache
+def default_tagger() -> Tagger:
+    """The shipped model, loaded once per process."""
+    return Tagger()
+
+
+def extract_mentions(text: str) -> list[Mention]:
+    """Entity mentions in *text* found by the shipped model."""
+    return default_tagger().mentions(text)
+
+
+# -- CoNLL files ----------------------------------------------------------------------------
+
+def read_conll(path: str | Path) -> list[tuple[list[str], list[str]]]:
+    """Sentences of a one-token-a-line file as (tokens, tags); tags are "" where the file has none.
+
+    Blank lines separate sentences; the second column is the tag, further columns are ignored.
+    """
+    result: list[tuple[list[str], list[str]]] = []
+    tokens: list[str] = []
+    tags: list[str] = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            parts = line.split()
+            if not parts:
+                if tokens:
+                    result.append((tokens, tags))
+                    tokens, tags = [], []
+                continue
+            tokens.append(parts[0])
+            tags.append(parts[1] if len(parts) > 1 else "")
+    if tokens:
+        result.append((tokens, tags))
+    return result
+
+
+def write_conll(sentences_: Iterable[tuple[Sequence[str], Sequence[str]]], out) -> None:
+    """Write (tokens, tags) sentences as `token TAG` lines, a blank line after each sentence."""
+    for tokens, tags in sentences_:
+        for token, tag in zip(tokens, tags):
+            out.write(f"{token} {tag}\n")
+        out.write("\n")
+
+
+# -- scoring --------------------------------------------------------------------------------
+
+def spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
+    """Entity spans (start, end, type) of an IOB2 sequence; a stray I- opens a span (as conlleval)."""
+    found: list[tuple[int, int, str]] = []
+    start, kind = None, None
+    for i, tag in enumerate(list(tags) + ["O"]):
+        prefix, _, label = tag.partition("-")
+        if prefix == "I" and kind == label:
+            continue
+        if kind is not None:
+            found.append((start, i, kind))
+            start, kind = None, None
+        if prefix in ("B", "I"):
+            start, kind = i, label
+    return found
+
+
+@dataclass
+class Score:
+    """Entity-level counts for one type (or all): exact span and type must match."""
+
+    true_positives: int = 0
+    predicted: int = 0
+    gold: int = 0
+
+    @property
+    def precision(self) -> float:
+        return self.true_positives / self.predicted if self.predicted else 0.0
+
+    @property
+    def recall(self) -> float:
+        return self.true_positives / self.gold if self.gold else 0.0
+
+    @property
+    def f1(self) -> float:
+        p, r = self.precision, self.recall
+        return 2 * p * r / (p + r) if p + r else 0.0
+
+
+@dataclass
+class Evaluation:
+    """Per-type and micro-averaged entity scores."""
+
+    by_type: dict[str, Score] = field(default_factory=dict)
+    micro: Score = field(default_factory=Score)
+
+    def as_dict(self) -> dict:
+        """Plain numbers, rounded, for JSON reports."""
+        row = lambda s: {"precision": round(s.precision, 4), "recall": round(s.recall, 4),  # noqa: E731
+                         "f1": round(s.f1, 4), "gold": s.gold, "predicted": s.predicted}
+        return {"micro": row(self.micro), **{t: row(s) for t, s in self.by_type.items()}}
+
+
+def evaluate(gold: Iterable[Sequence[str]], predicted: Iterable[Sequence[str]]) -> Evaluation:
+    """Score predicted tag sequences against gold ones, sentence by sentence."""
+    result = Evaluation(by_type={t: Score() for t in TYPES})
+    for gold_tags, predicted_tags in zip(gold, predicted, strict=True):
+        gold_spans, predicted_spans = set(spans(gold_tags)), set(spans(predicted_tags))
+        for spans_, attribute in ((gold_spans, "gold"), (predicted_spans, "predicted")):
+            for *_, kind in spans_:
+                score = result.by_type.setdefault(kind, Score())
+                setattr(score, attribute, getattr(score, attribute) + 1)
+        for *_, kind in gold_spans & predicted_spans:
+            result.by_type[kind].true_positives += 1
+    for score in result.by_type.values():
+        result.micro.true_positives += score.true_positives
+        result.micro.predicted += score.predicted
+        result.micro.gold += score.gold
+    return result
+
+
+__all__ = ["Mention", "Tagger", "Token", "default_tagger", "evaluate", "extract_mentions", "read_conll",
+           "spans", "write_conll"]

