@@ -1,0 +1,174 @@
+"""Text -> index terms: normalise, split, drop stopwords, stem. Shared by every search backend.
+
+The same `Analyzer` turns article text into indexed terms and query words into
+the terms to look up, so two spellings that normalise and stem alike always meet.
+It also maps terms back onto the *original* text (`word_terms`) for highlighting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from functools import cache
+
+from ..normalize import (
+    TOKEN,
+    WORD,
+    Normalizer,
+    NormalizerConfig,
+    is_arabic,
+    light10_stem,
+    light_stem,
+    normalize,
+    snowball_stem,
+    stopwords,
+)
+
+STEMMERS = ("marsad", "light10", "snowball", "none")
+MAX_TERM_CHARS = 40  # longer "words" are junk (URLs, base64); truncated so they still match themselves
+_CACHE_LIMIT = 1_000_000
+_CODE_VERSION = "2"  # bump whenever analysis changes in a way the stopword hash does not show
+
+# و/ف + a stopword is a stopword (وفي, فإن), except where the pair is itself a word: ولي, فهم, وهم.
+_NOT_AFTER_CONJ = frozenset({"لي", "هم"})
+
+# Snowball's Arabic stemmer reads ة and ى itself, so it gets text before those two folds.
+_SNOWBALL_PRE = Normalizer(NormalizerConfig(teh_marbuta=False, alef_maqsura=False))
+
+
+class _TermCache(dict):
+    """key -> its analysis, computed on first sight (a dict lookup is all a repeated word costs)."""
+
+    def __init__(self, make: Callable[[str], str]):
+        super().__init__()
+        self._make = make
+
+    def __missing__(self, token: str) -> str:
+        if len(self) >= _CACHE_LIMIT:
+            self.clear()
+        term = self[token] = self._make(token)
+        return term
+
+
+class Analyzer:
+    """Arabic-aware analysis: `Normalizer` rules, stopwords, a light stemmer; Latin words get English Snowball.
+
+    :param stemmer: "marsad" (default, chosen by measurement), "light10" (Lucene's
+        ArabicStemmer), "snowball" (PyStemmer's Arabic) or "none".
+    :param stop: drop Arabic stopwords (`data/stopwords_ar.txt`).
+    :param conjunctions: look query words up with and without a leading و/ف
+        (`alternatives`); on by default for the marsad stemmer.
+    :param normalizer: another character normaliser (for comparisons; marsad's own by default).
+    """
+
+    def __init__(self, stemmer: str = "marsad", *, stop: bool = True, conjunctions: bool | None = None,
+                 normalizer: Normalizer | None = None):
+        if stemmer not in STEMMERS:
+            raise ValueError(f"unknown stemmer {stemmer!r} (known: {', '.join(STEMMERS)})")
+        self.stemmer = stemmer
+        self.stop = stop
+        self.conjunctions = stemmer == "marsad" if conjunctions is None else conjunctions
+        self._stopwords = stopwords() if stop else frozenset()
+        self._normalize = normalizer or (_SNOWBALL_PRE if stemmer == "snowball" else normalize)
+        self._fold = normalize if stemmer == "snowball" else self._normalize  # for the stopword check
+        self._stem_ar: Callable[[str], str] = {
+            "marsad": light_stem,
+            "light10": light10_stem,
+            "snowball": lambda w: normalize(snowball_stem(w, "arabic")),
+            "none": lambda w: w,
+        }[stemmer]
+        self._terms = _TermCache(self._term)  # normalised token -> term ('' for a stopword)
+        self._chunks = _TermCache(self._chunk)  # whitespace-separated raw text -> "term term"
+        self._words = _TermCache(self._word)  # a word of original text -> its terms (for highlighting)
+        digest = hashlib.sha1("\n".join(sorted(self._stopwords)).encode("utf-8")).hexdigest()[:8]
+        #: Recorded with the index: an index built by another version must be rebuilt.
+        custom = "" if normalizer is None else "-custom"
+        self.version = f"{stemmer}-{'stop' if stop else 'nostop'}-{digest}-{_CODE_VERSION}{custom}"
+
+    def alternatives(self, word: str) -> tuple[str, ...]:
+        """Index terms a query word should find: its own, and the stem with a first-letter و kept or removed.
+
+        The marsad stemmer strips a lone و ("and") as light10 does, which also strips
+        the first letter of وزير (زير) while الوزير keeps it (وزير); so a word whose
+        stem starts at a و is looked up both ways. The word's own term comes first.
+        """
+        own = self.terms(word)
+        if not self.conjunctions or len(own) != 1:
+            return tuple(own)
+        tokens = TOKEN.findall(self._normalize(word))
+        if len(tokens) != 1 or not is_arabic(tokens[0]):
+            return tuple(own)
+        token = tokens[0]
+        forms = [own[0], light_stem(token, conjunction=False)]
+        bare = token
+        for prefix in ("وال", "بال", "كال", "فال", "ال", "لل"):
+            if token.startswith(prefix) and len(token) - len(prefix) >= 2:
+                bare = token[len(prefix):]
+                break
+        if bare != token and bare.startswith("و") and len(bare) > 3:
+            forms.append(light_stem(bare))  # الوزير -> زير, as a bare وزير is indexed
+        if token.startswith("وو") and len(token) > 4:
+            forms.append(light_stem(token[1:]))  # ووزارة (and ministry) -> زار, as وزارة is indexed
+        return tuple(t for t in dict.fromkeys(forms) if t)
+
+    # -- one token ------------------------------------------------------------
+
+    def _term(self, token: str) -> str:
+        token = token[:MAX_TERM_CHARS]
+        if token[0].isdigit():
+            return token
+        if not is_arabic(token):
+            return snowball_stem(token, "english")
+        folded = self._fold(token) if self._fold is not self._normalize else token
+        if folded in self._stopwords or (
+            folded[0] in "وف" and folded[1:] in self._stopwords and folded[1:] not in _NOT_AFTER_CONJ
+        ):
+            return ""
+        return self._stem_ar(token) if self.stemmer == "snowball" else self._stem_ar(folded)
+
+    def _chunk(self, chunk: str) -> str:
+        # Normalising per whitespace-separated chunk is exact (no rule looks across
+        # whitespace) and, cached, far cheaper than normalising whole texts.
+        return " ".join(filter(None, map(self._terms.__getitem__, TOKEN.findall(self._normalize(chunk)))))
+
+    def _word(self, word: str) -> tuple[str, ...]:
+        return tuple(self._terms[t] for t in TOKEN.findall(self._normalize(word)))
+
+    def term(self, word: str) -> str:
+        """The index term of one word as written ('' for a stopword or a non-word)."""
+        tokens = self.terms(word)
+        return tokens[0] if tokens else ""
+
+    # -- text -----------------------------------------------------------------
+
+    def terms(self, text: str) -> list[str]:
+        """The index terms of *text*, in order, stopwords removed."""
+        return self.index_text(text).split()
+
+    def index_text(self, text: str) -> str:
+        """The terms of *text* joined by spaces: what the full-text index stores."""
+        return " ".join(filter(None, map(self._chunks.__getitem__, text.split())))
+
+    def prefix(self, word: str) -> str:
+        """The lookup key for a prefix query (`word*`): normalised, leading clitics removed, not stemmed."""
+        tokens = TOKEN.findall(normalize(word))
+        if not tokens:
+            return ""
+        token = tokens[0][:MAX_TERM_CHARS]
+        if is_arabic(token):
+            for clitic in ("وبال", "وال", "بال", "كال", "فال", "ولل", "لل", "ال"):
+                if token.startswith(clitic) and len(token) - len(clitic) >= 2:
+                    return token[len(clitic):]
+        return token
+
+    def word_terms(self, text: str) -> list[tuple[int, int, tuple[str, ...]]]:
+        """Each word of the original *text* as (start, end, its terms): how highlights find matches."""
+        words = self._words
+        return [(m.start(), m.end(), words[m.group()]) for m in WORD.finditer(text)]
+
+
+@cache
+def default_analyzer() -> Analyzer:
+    """The analyzer marsad indexes and searches with."""
+    return Analyzer()
+

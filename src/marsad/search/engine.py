@@ -1,0 +1,388 @@
+"""`search()`: parse, compile for SQLite FTS5, rank, count, facet, and cut snippets.
+
+    1. parse the user's text into a backend-neutral tree (query.py)
+    2. compile it: FTS5 MATCH over analysed terms + SQL filters (fts5.py)
+    3. count the matches and fetch one page, ranked by BM25 (title weighted), date, or BM25 with recency
+    4. if a query of several words matched nothing, retry it as "any of the words" (`relaxed`)
+    5. facets over the whole match set, when asked
+    6. snippets cut from the original text, matched words marked (highlight.py)
+"""
+
+from __future__ import annotations
+
+import html
+import math
+import os
+import sqlite3
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+
+from ..errors import StoreError
+from ..normalize import fold
+from .analyzer import Analyzer, default_analyzer
+from .fts5 import SQLFilter, compile_filters, compile_match, has_positive
+from .highlight import Matcher, Snippet, highlight, snippet
+from .index import FTS_TABLE, index_state
+from .query import Filters, InvalidQuery, Phrase, Query, Term, parse_query, positive_leaves, relaxed
+
+SORTS = ("relevance", "date", "recent")
+TITLE_WEIGHT, BODY_WEIGHT = 5.0, 1.0  # chosen on seed 1 of benchmarks/search_quality.py (flat from 5 to 12)
+MAX_LIMIT = 200
+MAX_OFFSET = 10_000
+RECENT_POOL = 200  # "recent" re-ranks this many best BM25 matches by age
+RECENT_HALF_LIFE_DAYS = 7.0
+FACET_SIZE = 20
+RANK_WINDOW = 5_000  # rank at most this many (the newest) matches; see _Plan.page
+
+_BM25 = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, {BODY_WEIGHT})"
+
+
+@dataclass
+class SearchHit:
+    """One matching article, with a highlighted snippet cut from its original text."""
+
+    id: str
+    title: str
+    source: str | None
+    published_at: datetime | None
+    score: float  # higher is better (negated BM25; with sort="recent", scaled by age)
+    url: str | None
+    snippet: str  # HTML: matched words in <mark>, everything else escaped
+    snippet_text: str  # the same passage as plain text
+    title_html: str
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict (published_at as ISO 8601)."""
+        data = asdict(self)
+        data["published_at"] = self.published_at.strftime("%Y-%m-%dT%H:%M:%SZ") if self.published_at else None
+        data["score"] = round(self.score, 4)
+        return data
+
+
+@dataclass
+class Facets:
+    """Counts over the whole result set: by source, tag and month (YYYY-MM), largest first."""
+
+    source: list[tuple[str, int]] = field(default_factory=list)
+    tag: list[tuple[str, int]] = field(default_factory=list)
+    month: list[tuple[str, int]] = field(default_factory=list)
+
+
+@dataclass
+class SearchResults:
+    """A page of results and what it was a page of."""
+
+    query: str
+    total: int
+    hits: list[SearchHit]
+    offset: int = 0
+    limit: int = 10
+    sort: str = "relevance"
+    relaxed: bool = False  # True: no article had every word; these match some of them
+    facets: Facets | None = None
+    took_ms: float = 0.0
+
+    def to_dict(self) -> dict:
+        """JSON-ready dict."""
+        data = {k: v for k, v in asdict(self).items() if k not in ("hits", "facets")}
+        data["hits"] = [h.to_dict() for h in self.hits]
+        data["facets"] = asdict(self.facets) if self.facets else None
+        return data
+
+
+def _matcher(query: Query, analyzer: Analyzer) -> Matcher:
+    terms: set[str] = set()
+    prefixes: list[str] = []
+    for leaf in positive_leaves(query.expr):
+        if isinstance(leaf, Term) and leaf.prefix:
+            key = analyzer.prefix(leaf.text)
+            if key:
+                prefixes.append(key)
+        else:
+            terms.update(analyzer.terms(leaf.text))
+            if isinstance(leaf, Term):
+                terms.update(analyzer.alternatives(leaf.text))
+    return Matcher(frozenset(terms), tuple(prefixes))
+
+
+def _known_sources(conn: sqlite3.Connection) -> dict[str, str]:
+    import json
+
+    known: dict[str, str] = {}
+    for name, aliases in conn.execute("SELECT name, aliases FROM sources"):
+        for alias in [name, *json.loads(aliases or "[]")]:
+            known[alias.casefold()] = name
+            known[fold(alias).strip()] = name
+    return known
+
+
+class _Plan:
+    """The SQL for one compiled query: match text (or None) and filters over `articles a`.
+
+    Filters read `articles` through the narrow covering index (pk, published_at, source,
+    language), so checking a match never touches the wide rows that hold the text.
+    """
+
+    def __init__(self, match: str | None, where: SQLFilter, pk_range: tuple[int, int] | None = None,
+                 rank_match: str | None = None):
+        self.match = match  # what to count and filter by
+        self.rank_match = rank_match or match  # the same articles, with the proximity phrase for BM25
+        self.where = where
+        self.pk_range = pk_range
+
+    def _from(self, *, with_articles: bool = False, match: str | None = None) -> tuple[str, list]:
+        if self.match is None:
+            return f"FROM articles a WHERE {self.where.where()}", list(self.where.params)
+        match = match or self.match
+        if not self.where and not with_articles:
+            return f"FROM {FTS_TABLE} f WHERE {FTS_TABLE} MATCH ?", [match]
+        sql = (f"FROM {FTS_TABLE} f JOIN articles a INDEXED BY articles_search_cover ON a.pk = f.rowid "
+               f"WHERE {FTS_TABLE} MATCH ? AND {self.where.where()}")
+        params = [match, *self.where.params]
+        if self.pk_range:  # FTS5 seeks straight to this rowid range instead of walking every match
+            sql += " AND f.rowid BETWEEN ? AND ?"
+            params += list(self.pk_range)
+        return sql, params
+
+    def count(self, conn: sqlite3.Connection) -> int:
+        sql, params = self._from()
+        return conn.execute(f"SELECT count(*) {sql}", params).fetchone()[0]
+
+    def page(self, conn: sqlite3.Connection, sort: str, limit: int, offset: int, *, total: int,
+             window: int | None) -> list[tuple[int, float]]:
+        """(pk, score) of one page; score is -BM25 (0 for filter-only queries).
+
+        BM25 costs about a microsecond per matching article, so when more than *window*
+        articles match, only the newest *window* of them (by insertion order, which
+        FTS5 walks without scoring) are ranked: a million-article index answers a
+        one-word query in milliseconds, and news readers want recent matches first anyway.
+        """
+        if self.match is None:
+            sql, params = self._from()
+            rows = conn.execute(f"SELECT a.pk, 0.0 {sql} ORDER BY a.published_at DESC, a.pk DESC LIMIT ? OFFSET ?",
+                                [*params, limit, offset]).fetchall()
+            return [(pk, score) for pk, score in rows]
+        if sort == "date":
+            sql, params = self._from(with_articles=True)
+            rows = conn.execute(f"SELECT f.rowid, -{_BM25} {sql} ORDER BY a.published_at DESC, f.rowid DESC "
+                                "LIMIT ? OFFSET ?", [*params, limit, offset]).fetchall()
+            return [(pk, score) for pk, score in rows]
+        if window and total > window:
+            sql, params = self._from()
+            cutoff = conn.execute(f"SELECT f.rowid {sql} ORDER BY f.rowid DESC LIMIT 1 OFFSET ?",
+                                  [*params, window - 1]).fetchone()
+            if cutoff:
+                sql, params = sql + " AND f.rowid >= ?", [*params, cutoff[0]]
+        else:
+            # The proximity phrase costs BM25 one more pass over the articles holding every
+            # word (for its IDF): worth it for a focused query, not for a windowed broad one.
+            sql, params = self._from(match=self.rank_match)
+        rows = conn.execute(f"SELECT f.rowid, -{_BM25} AS score {sql} ORDER BY {_BM25} LIMIT ? OFFSET ?",
+                            [*params, limit, offset]).fetchall()
+        return [(pk, score) for pk, score in rows]
+
+    def facets(self, conn: sqlite3.Connection) -> Facets:
+        sql, params = self._from()
+        base = f"SELECT {'f.rowid' if self.match is not None else 'a.pk'} AS pk {sql}"
+        matched = f"WITH m AS MATERIALIZED ({base}) "
+
+        # one pass over the matches for source and month together, one for tags
+        by_source: dict[str, int] = {}
+        by_month: dict[str, int] = {}
+        for source, month, n in conn.execute(
+            f"{matched} SELECT a.source, substr(a.published_at, 1, 7), count(*) FROM m "
+            "JOIN articles a INDEXED BY articles_search_cover ON a.pk = m.pk GROUP BY 1, 2", params
+        ):
+            if source is not None:
+                by_source[source] = by_source.get(source, 0) + n
+            if month is not None:
+                by_month[month] = by_month.get(month, 0) + n
+        tags = conn.execute(
+            f"{matched} SELECT t.tag, count(*) AS n FROM m JOIN article_tags t ON t.article_pk = m.pk "
+            f"GROUP BY t.tag ORDER BY n DESC, t.tag LIMIT {FACET_SIZE}", params
+        ).fetchall()
+
+        def top(counts: dict[str, int]) -> list[tuple[str, int]]:
+            return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]
+
+        return Facets(source=top(by_source), tag=[(k, n) for k, n in tags], month=top(by_month))
+
+
+def _recent(rows: list[tuple[int, float]], dates: dict[int, datetime | None]) -> list[tuple[int, float]]:
+    """Scale BM25 by freshness: half the weight every RECENT_HALF_LIFE_DAYS, never below a quarter."""
+    now = max((d for d in dates.values() if d), default=datetime.now(timezone.utc))
+    rescored = []
+    for pk, score in rows:
+        when = dates.get(pk)
+        age = (now - when).total_seconds() / 86400 if when else 365.0
+        rescored.append((pk, score * (0.25 + 0.75 * math.pow(0.5, max(age, 0.0) / RECENT_HALF_LIFE_DAYS))))
+    return sorted(rescored, key=lambda r: -r[1])
+
+
+def _check_index(conn: sqlite3.Connection, analyzer: Analyzer) -> None:
+    state = index_state(conn)
+    if state not in ("", analyzer.version):
+        raise StoreError(
+            "the search index is out of date or was built by another analyzer; run `marsad reindex`"
+            if state != "reindexing" else "the search index is being rebuilt; try again when `marsad reindex` ends"
+        )
+
+
+def search(
+    db,
+    query: str,
+    *,
+    limit: int = 10,
+    offset: int = 0,
+    sort: str = "relevance",
+    facets: bool = False,
+    snippet_words: int = 30,
+    snippets: bool = True,
+    relax: bool = True,
+    rank_window: int | None = RANK_WINDOW,
+    analyzer: Analyzer | None = None,
+) -> SearchResults:
+    """Search stored articles with marsad's query language (see `marsad.search.query`).
+
+    :param db: a `SQLiteStore`, or a database path (opened and closed here).
+    :param sort: "relevance" (BM25, title weighted), "date" (newest first) or "recent" (BM25 scaled by freshness).
+    :param facets: also count the whole result set by source, tag and month.
+    :param snippets: cut highlighted snippets (off: hits carry empty snippets, for speed).
+    :param relax: when a query of several words matches nothing, return articles matching any of them.
+    :param rank_window: when more articles match, rank only the newest this many (None: rank all).
+    :raises InvalidQuery: the text cannot be understood (the message says why, in English and Arabic).
+    """
+    started = time.perf_counter()
+    if sort not in SORTS:
+        raise InvalidQuery(f"sort must be one of {', '.join(SORTS)}", "ترتيب غير معروف")
+    limit = max(0, min(int(limit), MAX_LIMIT))
+    offset = max(0, min(int(offset), MAX_OFFSET))
+    if isinstance(db, (str, os.PathLike, Path)):
+        from ..store import open_store
+
+        with open_store(db) as store:
+            return search(store, query, limit=limit, offset=offset, sort=sort, facets=facets,
+                          snippet_words=snippet_words, snippets=snippets, relax=relax, rank_window=rank_window,
+                          analyzer=analyzer)
+    if getattr(db, "backend", "sqlite") == "postgresql":  # tsvector + GIN instead of FTS5
+        from .postgres import search as search_postgres
+
+        return search_postgres(db, query, limit=limit, offset=offset, sort=sort, facets=facets,
+                               snippet_words=snippet_words, snippets=snippets, relax=relax,
+                               rank_window=rank_window, analyzer=analyzer)
+    conn: sqlite3.Connection = db.conn
+    analyzer = analyzer or default_analyzer()
+    parsed = parse_query(query)
+    _check_index(conn, analyzer)
+
+    plan = _compile(parsed, analyzer, conn)
+    try:
+        total = plan.count(conn)
+        was_relaxed = False
+        if total == 0 and relax and (looser := relaxed(parsed)) is not None:
+            loose_plan = _compile(looser, analyzer, conn)
+            loose_total = loose_plan.count(conn)
+            if loose_total:
+                plan, total, was_relaxed = loose_plan, loose_total, True
+        if sort == "recent" and plan.match is not None:
+            pool = plan.page(conn, "relevance", max(RECENT_POOL, offset + limit), 0, total=total, window=rank_window)
+            dates = _dates(conn, [pk for pk, _ in pool])
+            rows = _recent(pool, dates)[offset : offset + limit]
+        else:
+            rows = plan.page(conn, sort, limit, offset, total=total, window=rank_window) if limit else []
+        facet_counts = plan.facets(conn) if facets else None
+    except sqlite3.OperationalError as exc:  # should not happen: every MATCH is compiled from analysed terms
+        raise InvalidQuery(f"the search engine refused this query ({exc})", "رفض محرك البحث هذا الاستعلام") from exc
+
+    hits = _hits(conn, rows, _matcher(parsed, analyzer) if snippets else None, analyzer, snippet_words)
+    return SearchResults(
+        query=query, total=total, hits=hits, offset=offset, limit=limit, sort=sort, relaxed=was_relaxed,
+        facets=facet_counts, took_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
+
+
+def _compile(parsed: Query, analyzer: Analyzer, conn: sqlite3.Connection) -> _Plan:
+    match = compile_match(parsed.expr, analyzer, proximity=False)
+    if parsed.expr is not None and match is None:
+        if not has_positive(parsed.expr):
+            raise InvalidQuery("add a word to look for, not only words to exclude",
+                               "أضف كلمة للبحث عنها، لا كلمات مستبعدة فقط")
+        if not parsed.filters:
+            raise InvalidQuery("nothing to search for: only common words (stopwords) or punctuation",
+                               "لا شيء للبحث عنه: كلمات شائعة أو علامات ترقيم فقط")
+    if match is None and not parsed.filters:
+        raise InvalidQuery("the query is empty", "الاستعلام فارغ")
+    known = _known_sources(conn) if parsed.filters.sources or parsed.filters.exclude_sources else None
+    where = compile_filters(parsed.filters, known)
+    pk_range = _pk_range(conn, parsed.filters, known) if match is not None else None
+    return _Plan(match, where, pk_range, rank_match=compile_match(parsed.expr, analyzer))
+
+
+PK_RANGE_PROBE = 100_000  # filters passing more articles than this are not worth bounding
+
+
+def _pk_range(conn: sqlite3.Connection, filters: Filters, known: dict[str, str] | None) -> tuple[int, int] | None:
+    """The band of pks that can pass the indexed filters (sources, dates, tags), or None.
+
+    Articles are stored roughly in publication order, so a source and a date range (or
+    a tag) usually select a narrow band of pks; FTS5 then seeks to the band instead of
+    walking every match. The band is exact whatever the order: it only ever skips
+    articles that fail the filters.
+    """
+    bounds = []
+    if filters.sources or filters.date_from or filters.date_to:
+        sub = compile_filters(Filters(sources=filters.sources, date_from=filters.date_from,
+                                      date_to=filters.date_to), known)
+        lo, hi, n = conn.execute(f"SELECT min(pk), max(pk), count(*) FROM (SELECT a.pk AS pk FROM articles a "
+                                 f"WHERE {sub.where()} LIMIT {PK_RANGE_PROBE})", sub.params).fetchone()
+        if n < PK_RANGE_PROBE:
+            bounds.append((lo, hi))
+    for tag in filters.tags:
+        bounds.append(conn.execute("SELECT min(article_pk), max(article_pk) FROM article_tags WHERE tag = ?",
+                                   (tag,)).fetchone())
+    if not bounds:
+        return None
+    if any(lo is None for lo, _ in bounds):
+        return (1, 0)  # nothing passes
+    return max(lo for lo, _ in bounds), min(hi for _, hi in bounds)
+
+
+def _dates(conn: sqlite3.Connection, pks: list[int]) -> dict[int, datetime | None]:
+    out: dict[int, datetime | None] = {}
+    for start in range(0, len(pks), 900):
+        part = pks[start : start + 900]
+        marks = ",".join("?" * len(part))
+        for pk, published in conn.execute(
+            f"SELECT pk, published_at FROM articles INDEXED BY articles_search_cover WHERE pk IN ({marks})", part
+        ):
+            out[pk] = datetime.fromisoformat(published) if published else None
+    return out
+
+
+def _hits(conn: sqlite3.Connection, rows: list[tuple[int, float]], matcher: Matcher | None, analyzer: Analyzer,
+          words: int) -> list[SearchHit]:
+    if not rows:
+        return []
+    marks = ",".join("?" * len(rows))
+    stored = {
+        r[0]: r
+        for r in conn.execute(
+            f"SELECT pk, id, title, text, source, published_at, url FROM articles WHERE pk IN ({marks})",
+            [pk for pk, _ in rows],
+        )
+    }
+    hits = []
+    for pk, score in rows:
+        if pk not in stored:
+            continue
+        _, article_id, title, text, source, published, url = stored[pk]
+        body = snippet(text, analyzer, matcher, words=words) if matcher else Snippet("", "")
+        hits.append(SearchHit(
+            id=article_id, title=title, source=source,
+            published_at=datetime.fromisoformat(published) if published else None,
+            score=float(score), url=url, snippet=body.html, snippet_text=body.text,
+            title_html=highlight(title, analyzer, matcher).html if matcher else html.escape(title),
+        ))
+    return hits

@@ -1,0 +1,145 @@
+"""Compile a parsed query (`marsad.search.query`) into SQLite FTS5 MATCH text and SQL filters.
+
+Only analysed terms reach FTS5, each inside double quotes, so no user text can be
+read as FTS5 syntax (column names, NEAR, ^, bare operators): the analyzer emits
+letters and digits only. Filters become SQL with bound parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import timedelta
+
+from ..ingest.outlets import resolve_outlet
+from .analyzer import Analyzer
+from .query import And, Filters, Node, Not, Or, Phrase, Term
+
+MIN_PREFIX_CHARS = 3  # the index keeps 3-letter prefixes; shorter ones would match half the vocabulary
+
+
+def _quote(term: str) -> str:
+    return '"' + term.replace('"', '""') + '"'
+
+
+def compile_match(node: Node | None, analyzer: Analyzer, *, expand: bool = True, proximity: bool = True) -> str | None:
+    """FTS5 MATCH text for *node*, or None when nothing searchable is left (stopwords only, say).
+
+    `expand` looks words up with and without a first-letter و (`Analyzer.alternatives`).
+    `proximity` adds the words of a top-level AND as one phrase, OR-ed in: the match set
+    is the same (the phrase implies every word) but BM25 then scores articles holding the
+    words side by side, as typed, above those that scatter them.
+    """
+    expr = _compile(node, analyzer, expand)
+    if proximity and expr and isinstance(node, And) and not any(isinstance(i, Not) for i in node.items):
+        items = list(node.items)
+        if len(items) == 1 and isinstance(items[0], Or):  # a relaxed query: any of the words
+            items = list(items[0].items)
+        words = [analyzer.terms(i.text) if isinstance(i, Term) and not i.prefix else [] for i in items]
+        if len(words) >= 2 and all(words):
+            return f"({expr} OR {_quote(' '.join(t for w in words for t in w))})"
+    return expr
+
+
+def _compile(node: Node | None, analyzer: Analyzer, expand: bool) -> str | None:
+    if node is None:
+        return None
+    if isinstance(node, Term):
+        if node.prefix:
+            key = analyzer.prefix(node.text)
+            return _quote(key) + "*" if len(key) >= MIN_PREFIX_CHARS else None
+        alternatives = analyzer.alternatives(node.text) if expand else ()
+        if len(alternatives) > 1:
+            return "(" + " OR ".join(map(_quote, alternatives)) + ")"
+        terms = analyzer.terms(node.text)
+        return _quote(" ".join(terms)) if terms else None
+    if isinstance(node, Phrase):
+        terms = analyzer.terms(node.text)
+        return _quote(" ".join(terms)) if terms else None
+    if isinstance(node, Or):
+        parts = [p for p in (_compile(i, analyzer, expand) for i in node.items) if p]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
+    if isinstance(node, Not):
+        return None  # a lone exclusion has nothing to subtract from
+    positive = [p for p in (_compile(i, analyzer, expand) for i in node.items if not isinstance(i, Not)) if p]
+    negative = [p for p in (_compile(i.item, analyzer, expand) for i in node.items if isinstance(i, Not)) if p]
+    if not positive:
+        return None
+    # a repeated word adds nothing but another full scan for BM25's IDF
+    positive, negative = list(dict.fromkeys(positive)), list(dict.fromkeys(negative))
+    expr = positive[0] if len(positive) == 1 else "(" + " AND ".join(positive) + ")"
+    for part in negative:
+        expr = f"({expr} NOT {part})"
+    return expr
+
+
+def has_positive(node: Node | None) -> bool:
+    """Whether *node* asks for something to be present (not only exclusions)."""
+    if node is None or isinstance(node, Not):
+        return False
+    if isinstance(node, (Term, Phrase)):
+        return True
+    return any(has_positive(i) for i in node.items)
+
+
+@dataclass
+class SQLFilter:
+    """WHERE conditions on `articles a` and their parameters."""
+
+    conditions: list[str] = field(default_factory=list)
+    params: list = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.conditions)
+
+    def where(self) -> str:
+        """' AND '-joined conditions (or '1')."""
+        return " AND ".join(self.conditions) or "1"
+
+
+def _source_names(value: str, known: dict[str, str]) -> list[str]:
+    """Stored source names a `source:` value means: an outlet code, name or alias."""
+    names = {value}
+    outlet = resolve_outlet(value)
+    if outlet:
+        names.add(outlet.name)
+    folded = value.casefold()
+    names.update(name for alias, name in known.items() if alias == folded)
+    return sorted(names)
+
+
+def compile_filters(filters: Filters, known_sources: dict[str, str] | None = None) -> SQLFilter:
+    """SQL conditions for *filters* over `articles a`; `known_sources` maps folded alias -> stored name."""
+    out = SQLFilter()
+    known = known_sources or {}
+    if filters.sources:
+        names = sorted({n for v in filters.sources for n in _source_names(v, known)})
+        out.conditions.append(f"a.source IN ({','.join('?' * len(names))})")
+        out.params += names
+    if filters.exclude_sources:
+        names = sorted({n for v in filters.exclude_sources for n in _source_names(v, known)})
+        out.conditions.append(f"coalesce(a.source, '') NOT IN ({','.join('?' * len(names))})")
+        out.params += names
+    if filters.langs:
+        out.conditions.append(f"a.language IN ({','.join('?' * len(filters.langs))})")
+        out.params += list(filters.langs)
+    if filters.exclude_langs:
+        out.conditions.append(f"coalesce(a.language, '') NOT IN ({','.join('?' * len(filters.exclude_langs))})")
+        out.params += list(filters.exclude_langs)
+    if filters.date_from:
+        out.conditions.append("a.published_at >= ?")
+        out.params.append(filters.date_from.isoformat())
+    if filters.date_to:
+        out.conditions.append("a.published_at < ?")
+        out.params.append((filters.date_to + timedelta(days=1)).isoformat())
+    for tag in filters.tags:
+        out.conditions.append("EXISTS (SELECT 1 FROM article_tags t WHERE t.article_pk = a.pk AND t.tag = ?)")
+        out.params.append(tag)
+    if filters.exclude_tags:
+        marks = ",".join("?" * len(filters.exclude_tags))
+        out.conditions.append(
+            f"NOT EXISTS (SELECT 1 FROM article_tags t WHERE t.article_pk = a.pk AND t.tag IN ({marks}))"
+        )
+        out.params += list(filters.exclude_tags)
+    return out

@@ -1,0 +1,333 @@
+"""Search on PostgreSQL: marsad's analysed terms in a GIN-indexed `tsvector`, the query tree compiled to `tsquery`.
+
+The same analyzer as SQLite (`analyzer.py`) turns text into terms, and the same
+parser (`query.py`) turns user text into a tree; only the last step differs. Terms
+are written as a tsvector *literal* (title positions weighted A), never passed
+through a PostgreSQL text-search configuration, so both backends index exactly
+the same terms and a query matches the same articles on either. Queries are
+tsquery literals built from analysed terms only (letters and digits, quoted),
+so no user text is read as tsquery syntax; filters are SQL with bound values.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+from ..errors import StoreError
+from ..normalize import fold
+from .analyzer import Analyzer, default_analyzer
+from .fts5 import MIN_PREFIX_CHARS, _source_names, has_positive
+from .highlight import Matcher, Snippet, highlight, snippet
+from .query import Filters, InvalidQuery, Node, Not, Or, Phrase, Query, Term, parse_query, relaxed
+
+MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
+MAX_POSITIONS_PER_TERM = 255  # and at most 256 positions per lexeme
+RANK_WEIGHTS = "{0.2, 0.0, 0.0, 1.0}"  # {D, C, B, A} (each <= 1): title 5x body, as engine.TITLE_WEIGHT / BODY_WEIGHT
+
+
+def _lexeme(term: str) -> str:
+    return "'" + term.replace("\\", "\\\\").replace("'", "''") + "'"
+
+
+def tsvector_literal(title: str, text: str, analyzer: Analyzer | None = None) -> str:
+    """The tsvector (as text) of an article: title terms at positions 1.. weighted A, body terms after them."""
+    analyzer = analyzer or default_analyzer()
+    positions: dict[str, list[str]] = defaultdict(list)
+    position = 0
+    for weight, part in (("A", title), ("", text)):
+        for term in analyzer.terms(part):
+            position = min(position + 1, MAX_POSITION)
+            slots = positions[term]
+            if len(slots) < MAX_POSITIONS_PER_TERM:
+                slots.append(f"{position}{weight}")
+        position += 1  # a gap, so a phrase never spans the end of the title and the start of the body
+    return " ".join(f"{_lexeme(term)}:{','.join(slots)}" for term, slots in positions.items())
+
+
+# -- index state ------------------------------------------------------------------
+
+
+def index_state(conn) -> str:
+    """The analyzer version the index was built with ('' empty and unclaimed, 'stale', 'reindexing')."""
+    row = conn.execute("SELECT value FROM search_state WHERE key = 'analyzer'").fetchone()
+    return row[0] if row else "stale"
+
+
+def claim_index(conn, analyzer: Analyzer | None = None) -> Analyzer | None:
+    """The analyzer to index new rows with, or None while the index belongs to another analyzer version."""
+    analyzer = analyzer or default_analyzer()
+    state = index_state(conn)
+    if state == "":
+        conn.execute("UPDATE search_state SET value = %s WHERE key = 'analyzer' AND value = ''", (analyzer.version,))
+        return analyzer
+    return analyzer if state == analyzer.version else None
+
+
+def reindex(store, *, batch_size: int = 2000, on_progress=None, **_ignored) -> dict:
+    """Recompute every article's tsvector with the current analyzer; returns counts and timing."""
+    analyzer = default_analyzer()
+    started = time.perf_counter()
+    with store.atomic() as conn:
+        conn.execute("UPDATE search_state SET value = 'reindexing' WHERE key = 'analyzer'")
+    total = store.count_articles()
+    done, last = 0, 0
+    while True:
+        with store.atomic() as conn:
+            rows = conn.execute("SELECT pk, title, text FROM articles WHERE pk > %s ORDER BY pk LIMIT %s",
+                                (last, batch_size)).fetchall()
+            if not rows:
+                break
+            with conn.cursor() as cur:
+                cur.executemany("UPDATE articles SET search_tsv = %s::tsvector WHERE pk = %s",
+                                [(tsvector_literal(title, text, analyzer), pk) for pk, title, text in rows])
+        last = rows[-1][0]
+        done += len(rows)
+        if on_progress:
+            on_progress(done, total)
+    with store.atomic() as conn:
+        conn.execute("UPDATE search_state SET value = %s WHERE key = 'analyzer'", (analyzer.version,))
+    seconds = time.perf_counter() - started
+    return {"articles": done, "seconds": round(seconds, 2), "rate": round(done / seconds, 1) if seconds else 0.0,
+            "analyzer": analyzer.version}
+
+
+# -- compiling the query tree -------------------------------------------------------
+
+
+def _phrase(terms: list[str]) -> str:
+    return "(" + " <-> ".join(map(_lexeme, terms)) + ")" if len(terms) > 1 else _lexeme(terms[0])
+
+
+def compile_tsquery(node: Node | None, analyzer: Analyzer, *, expand: bool = True) -> str | None:
+    """tsquery text for *node* (as `fts5.compile_match` for FTS5), or None when nothing searchable is left."""
+    if node is None:
+        return None
+    if isinstance(node, Term):
+        if node.prefix:
+            key = analyzer.prefix(node.text)
+            return f"{_lexeme(key)}:*" if len(key) >= MIN_PREFIX_CHARS else None
+        alternatives = analyzer.alternatives(node.text) if expand else ()
+        if len(alternatives) > 1:
+            return "(" + " | ".join(map(_lexeme, alternatives)) + ")"
+        terms = analyzer.terms(node.text)
+        return _phrase(terms) if terms else None
+    if isinstance(node, Phrase):
+        terms = analyzer.terms(node.text)
+        return _phrase(terms) if terms else None
+    if isinstance(node, Or):
+        parts = [p for p in (compile_tsquery(i, analyzer, expand=expand) for i in node.items) if p]
+        if not parts:
+            return None
+        return parts[0] if len(parts) == 1 else "(" + " | ".join(parts) + ")"
+    if isinstance(node, Not):
+        return None
+    positive = [p for p in (compile_tsquery(i, analyzer, expand=expand) for i in node.items
+                            if not isinstance(i, Not)) if p]
+    negative = [p for p in (compile_tsquery(i.item, analyzer, expand=expand) for i in node.items
+                            if isinstance(i, Not)) if p]
+    if not positive:
+        return None
+    expr = positive[0] if len(positive) == 1 else "(" + " & ".join(positive) + ")"
+    for part in negative:
+        expr = f"({expr} & !{part})"
+    return expr
+
+
+@dataclass
+class PGFilter:
+    """WHERE conditions on `articles a` with %s placeholders, and their parameters."""
+
+    conditions: list[str] = field(default_factory=list)
+    params: list = field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.conditions)
+
+    def where(self) -> str:
+        """' AND '-joined conditions (or 'TRUE')."""
+        return " AND ".join(self.conditions) or "TRUE"
+
+
+def compile_filters(filters: Filters, known_sources: dict[str, str] | None = None) -> PGFilter:
+    """SQL conditions for *filters* over `articles a`; `known_sources` maps folded alias -> stored name."""
+    out = PGFilter()
+    known = known_sources or {}
+    if filters.sources:
+        out.conditions.append("a.source = ANY(%s)")
+        out.params.append(sorted({n for v in filters.sources for n in _source_names(v, known)}))
+    if filters.exclude_sources:
+        out.conditions.append("NOT (coalesce(a.source, '') = ANY(%s))")
+        out.params.append(sorted({n for v in filters.exclude_sources for n in _source_names(v, known)}))
+    if filters.langs:
+        out.conditions.append("a.language = ANY(%s)")
+        out.params.append(list(filters.langs))
+    if filters.exclude_langs:
+        out.conditions.append("NOT (coalesce(a.language, '') = ANY(%s))")
+        out.params.append(list(filters.exclude_langs))
+    if filters.date_from:
+        out.conditions.append("a.published_at >= %s")
+        out.params.append(datetime.combine(filters.date_from, datetime.min.time(), timezone.utc))
+    if filters.date_to:
+        out.conditions.append("a.published_at < %s")
+        out.params.append(datetime.combine(filters.date_to + timedelta(days=1), datetime.min.time(), timezone.utc))
+    for tag in filters.tags:
+        out.conditions.append("EXISTS (SELECT 1 FROM article_tags t WHERE t.article_pk = a.pk AND t.tag = %s)")
+        out.params.append(tag)
+    if filters.exclude_tags:
+        out.conditions.append("NOT EXISTS (SELECT 1 FROM article_tags t WHERE t.article_pk = a.pk AND t.tag = ANY(%s))")
+        out.params.append(list(filters.exclude_tags))
+    return out
+
+
+# -- running a search -----------------------------------------------------------------
+
+
+class _Plan:
+    """SQL for one compiled query: a tsquery (or None for filter-only) and filters over `articles a`."""
+
+    def __init__(self, tsquery: str | None, where: PGFilter):
+        self.tsquery = tsquery
+        self.where = where
+
+    def _from(self) -> tuple[str, list]:
+        if self.tsquery is None:
+            return f"FROM articles a WHERE {self.where.where()}", list(self.where.params)
+        return (f"FROM articles a WHERE a.search_tsv @@ %s::tsquery AND {self.where.where()}",
+                [self.tsquery, *self.where.params])
+
+    def count(self, conn) -> int:
+        sql, params = self._from()
+        return conn.execute(f"SELECT count(*) {sql}", params).fetchone()[0]
+
+    def page(self, conn, sort: str, limit: int, offset: int, *, total: int, window: int | None) -> list[tuple[int, float]]:
+        """(pk, score) of one page; ranks only the newest *window* matches when more match (as engine._Plan)."""
+        sql, params = self._from()
+        if self.tsquery is None:
+            rows = conn.execute(f"SELECT a.pk, 0.0 {sql} ORDER BY a.published_at DESC NULLS LAST, a.pk DESC "
+                                "LIMIT %s OFFSET %s", [*params, limit, offset]).fetchall()
+            return [(pk, float(score)) for pk, score in rows]
+        rank = f"ts_rank('{RANK_WEIGHTS}'::float4[], a.search_tsv, %s::tsquery)"
+        if sort == "date":
+            rows = conn.execute(f"SELECT a.pk, {rank} {sql} ORDER BY a.published_at DESC NULLS LAST, a.pk DESC "
+                                "LIMIT %s OFFSET %s", [self.tsquery, *params, limit, offset]).fetchall()
+            return [(pk, float(score)) for pk, score in rows]
+        if window and total > window:
+            cutoff = conn.execute(f"SELECT a.pk {sql} ORDER BY a.pk DESC LIMIT 1 OFFSET %s",
+                                  [*params, window - 1]).fetchone()
+            if cutoff:
+                sql, params = sql + " AND a.pk >= %s", [*params, cutoff[0]]
+        rows = conn.execute(f"SELECT a.pk, {rank} AS score {sql} ORDER BY score DESC, a.pk DESC LIMIT %s OFFSET %s",
+                            [self.tsquery, *params, limit, offset]).fetchall()
+        return [(pk, float(score)) for pk, score in rows]
+
+    def facets(self, conn):
+        from .engine import FACET_SIZE, Facets
+
+        sql, params = self._from()
+        matched = f"WITH m AS MATERIALIZED (SELECT a.pk {sql}) "
+
+        def top(select: str, join: str) -> list[tuple[str, int]]:
+            rows = conn.execute(
+                f"{matched} SELECT {select} AS k, count(*) AS n FROM m {join} "
+                f"WHERE {select} IS NOT NULL GROUP BY {select} ORDER BY n DESC, {select} COLLATE \"C\" "
+                f"LIMIT {FACET_SIZE}", params
+            ).fetchall()
+            return [(k, n) for k, n in rows]
+
+        return Facets(
+            source=top("a.source", "JOIN articles a ON a.pk = m.pk"),
+            tag=top("t.tag", "JOIN article_tags t ON t.article_pk = m.pk"),
+            month=top("to_char(a.published_at AT TIME ZONE 'UTC', 'YYYY-MM')", "JOIN articles a ON a.pk = m.pk"),
+        )
+
+
+def _known_sources(conn) -> dict[str, str]:
+    known: dict[str, str] = {}
+    for name, aliases in conn.execute("SELECT name, aliases FROM sources"):
+        aliases = json.loads(aliases) if isinstance(aliases, str) else (aliases or [])
+        for alias in [name, *aliases]:
+            known[alias.casefold()] = name
+            known[fold(alias).strip()] = name
+    return known
+
+
+def _compile(parsed: Query, analyzer: Analyzer, conn) -> _Plan:
+    tsquery = compile_tsquery(parsed.expr, analyzer)
+    if parsed.expr is not None and tsquery is None:
+        if not has_positive(parsed.expr):
+            raise InvalidQuery("add a word to look for, not only words to exclude",
+                               "أضف كلمة للبحث عنها، لا كلمات مستبعدة فقط")
+        if not parsed.filters:
+            raise InvalidQuery("nothing to search for: only common words (stopwords) or punctuation",
+                               "لا شيء للبحث عنه: كلمات شائعة أو علامات ترقيم فقط")
+    if tsquery is None and not parsed.filters:
+        raise InvalidQuery("the query is empty", "الاستعلام فارغ")
+    known = _known_sources(conn) if parsed.filters.sources or parsed.filters.exclude_sources else None
+    return _Plan(tsquery, compile_filters(parsed.filters, known))
+
+
+def _hits(conn, rows: list[tuple[int, float]], matcher: Matcher | None, analyzer: Analyzer, words: int) -> list:
+    from .engine import SearchHit
+
+    if not rows:
+        return []
+    stored = {r[0]: r for r in conn.execute(
+        "SELECT pk, id, title, text, source, published_at, url FROM articles WHERE pk = ANY(%s)",
+        ([pk for pk, _ in rows],))}
+    hits = []
+    for pk, score in rows:
+        if pk not in stored:
+            continue
+        _, article_id, title, text, source, published, url = stored[pk]
+        body = snippet(text, analyzer, matcher, words=words) if matcher else Snippet("", "")
+        hits.append(SearchHit(
+            id=article_id, title=title, source=source,
+            published_at=published.astimezone(timezone.utc) if published else None,
+            score=score, url=url, snippet=body.html, snippet_text=body.text,
+            title_html=highlight(title, analyzer, matcher).html if matcher else html.escape(title),
+        ))
+    return hits
+
+
+def search(store, query: str, *, limit: int = 10, offset: int = 0, sort: str = "relevance", facets: bool = False,
+           snippet_words: int = 30, snippets: bool = True, relax: bool = True, rank_window: int | None = None,
+           analyzer: Analyzer | None = None):
+    """`marsad.search.search` on a `PostgresStore` (limits and sort already checked by the caller)."""
+    from .engine import RECENT_POOL, SearchResults, _matcher, _recent
+
+    started = time.perf_counter()
+    analyzer = analyzer or default_analyzer()
+    parsed = parse_query(query)
+    with store.connection() as conn:
+        state = index_state(conn)
+        if state not in ("", analyzer.version):
+            raise StoreError(
+                "the search index is out of date or was built by another analyzer; run `marsad reindex`"
+                if state != "reindexing" else "the search index is being rebuilt; try again when `marsad reindex` ends"
+            )
+        plan = _compile(parsed, analyzer, conn)
+        total = plan.count(conn)
+        was_relaxed = False
+        if total == 0 and relax and (looser := relaxed(parsed)) is not None:
+            loose_plan = _compile(looser, analyzer, conn)
+            loose_total = loose_plan.count(conn)
+            if loose_total:
+                plan, total, was_relaxed = loose_plan, loose_total, True
+        if sort == "recent" and plan.tsquery is not None:
+            pool = plan.page(conn, "relevance", max(RECENT_POOL, offset + limit), 0, total=total, window=rank_window)
+            dates = {pk: (d.astimezone(timezone.utc) if d else None) for pk, d in conn.execute(
+                "SELECT pk, published_at FROM articles WHERE pk = ANY(%s)", ([pk for pk, _ in pool],))}
+            rows = _recent(pool, dates)[offset : offset + limit]
+        else:
+            rows = plan.page(conn, sort, limit, offset, total=total, window=rank_window) if limit else []
+        facet_counts = plan.facets(conn) if facets else None
+        hits = _hits(conn, rows, _matcher(parsed, analyzer) if snippets else None, analyzer, snippet_words)
+    return SearchResults(
+        query=query, total=total, hits=hits, offset=offset, limit=limit, sort=sort, relaxed=was_relaxed,
+        facets=facet_counts, took_ms=round((time.perf_counter() - started) * 1000, 2),
+    )
