@@ -8,8 +8,9 @@ from .errors import MarsadError, NotFound, ParseError, Rejected, StoreError  # n
 from .models import Article, Link, Source  # noqa: E402
 from .pipeline import IngestReport, ingest  # noqa: E402
 from .store import Store, open_store  # noqa: E402
+from . import search  # noqa: E402  (a callable package: marsad.search(db, query, ...))
 
 __all__ = [
     "Article", "IngestReport", "Link", "MarsadError", "NotFound", "ParseError", "Rejected", "Source",
-    "Store", "StoreError", "ingest", "open_store",
+    "Store", "StoreError", "ingest", "open_store", "search",
 ]

@@ -2,8 +2,11 @@
 
     1. discover inputs (files, folders, globs)
     2. read and parse each into Articles (text pages, JSON records); failures are recorded, not raised
-    3. (normalise -> fingerprint/dedup -> story -> enrich: later stages plug in here)
-    4. store in batches: articles, their outlets, and read-also links
+    3. (normalisation happens inside the stages below, with marsad.normalize)
+    4. store in batches: articles, their outlets, and read-also links; then, for every stored
+       article not seen yet, fingerprint -> exact/near duplicates -> story (marsad.stories.update)
+    5. enrich each stored batch's new and changed articles: entity mentions, canonical
+       entities, places, auto tags (marsad.enrich; `marsad enrich` catches up older ones)
 
 Every edge (CLI, web, crawler) calls `ingest()`; none re-implements a step.
 """
@@ -31,6 +34,7 @@ class IngestReport:
     updated: int = 0
     unchanged: int = 0
     links: int = 0
+    enriched: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # empty inputs: (where, reason)
 
@@ -65,7 +69,7 @@ def _batches(items: Iterable[InputItem], report: IngestReport, on_item: Callable
 
 
 def store_articles(store: Store, articles: list[Article], *, known_sources: set[str] | None = None) -> UpsertResult:
-    """Store one batch: register unseen outlets, upsert the articles, then their read-also links."""
+    """Store one batch: register unseen outlets, upsert the articles, their read-also links, then find copies and stories."""
     if known_sources is not None:
         fresh = {a.source for a in articles if a.source and a.source not in known_sources}
         if fresh:
@@ -75,19 +79,35 @@ def store_articles(store: Store, articles: list[Article], *, known_sources: set[
     links = [Link(a.id, other, "read_also") for a in articles for other in a.read_also]
     if links:
         store.add_links(links)
+    if hasattr(store, "transaction"):  # a backend with the story tables
+        from .stories import update as find_copies_and_stories
+
+        find_copies_and_stories(store)
     return result
+
+
+def enrich_stored(store: Store, articles: list[Article], result: UpsertResult) -> int:
+    """Enrich the articles of a stored batch that were new or changed; returns how many."""
+    from .enrich import enrich_articles
+
+    fresh = set(result.new) | set(result.updated)
+    if not fresh or not hasattr(store, "save_enrichments"):  # a backend without entity tables yet
+        return 0
+    return enrich_articles(store, [a for a in articles if a.id in fresh])
 
 
 def ingest(
     store: Store,
     inputs: list[str],
     *,
+    enrich: bool = True,
     on_start: Callable[[int], None] | None = None,
     on_item: Callable[[InputItem], None] | None = None,
 ) -> IngestReport:
     """Ingest files, folders and globs into *store*; safe to run again on the same inputs.
 
-    `on_start(total_bytes)` and `on_item(item)` let an edge draw progress.
+    `on_start(total_bytes)` and `on_item(item)` let an edge draw progress; `enrich=False`
+    skips entity tagging (run `marsad enrich` later).
     """
     report = IngestReport()
     paths, missing = discover_inputs(inputs)
@@ -102,8 +122,11 @@ def ingest(
             yield from read_input(path)
 
     for batch in _batches(items(), report, on_item):
-        report.add(store_articles(store, batch, known_sources=known_sources))
+        result = store_articles(store, batch, known_sources=known_sources)
+        report.add(result)
         report.links += sum(len(a.read_also) for a in batch)
+        if enrich:
+            report.enriched += enrich_stored(store, batch, result)
     return report
 
 

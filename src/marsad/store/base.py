@@ -72,6 +72,53 @@ class Store(Protocol):
         """Relations ending at an article."""
         ...
 
+    # -- entities (marsad.enrich) ---------------------------------------------------
+
+    def save_enrichments(self, items: Iterable) -> int:
+        """Replace articles' mentions, auto tags and tag links (marsad.enrich.Enrichment); returns how many."""
+        ...
+
+    def pending_enrichment(self, model: str, *, limit: int | None = None) -> list[str]:
+        """Ids of articles never enriched, changed since, or enriched by another model."""
+        ...
+
+    def known_entity_aliases(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(type, short name key) -> key of the full name earlier articles paired it with."""
+        ...
+
+    def article_mentions(self, article_id: str) -> list:
+        """An article's entity mentions (marsad.enrich.StoredMention) in reading order."""
+        ...
+
+    def article_auto_tags(self, article_id: str) -> list[str] | None:
+        """Tags suggested for an article; None if it was never enriched."""
+        ...
+
+    def tag_entities(self, tags: Iterable[str]) -> dict[str, int]:
+        """Publisher tag -> id of the entity it names."""
+        ...
+
+    def list_entities(self, **filters) -> list:
+        """Entities (marsad.enrich.EntitySummary) by article count; filters: type, country, key_prefix,
+        since, source, limit, offset."""
+        ...
+
+    def find_entities(self, keys: Iterable[str], *, type: str | None = None) -> list:
+        """Entities whose matching key is one of *keys*."""
+        ...
+
+    def entity_detail(self, entity_id: int, *, limit: int = 20):
+        """An entity page's data (marsad.enrich.EntityDetail); raises NotFound."""
+        ...
+
+    def entity_article_ids(self, entity_ids: Iterable[int]) -> list[str]:
+        """Ids of articles mentioning any of these entities, newest first."""
+        ...
+
+    def entity_facets(self, article_ids: Iterable[str], *, type: str | None = None, limit: int = 20) -> list:
+        """(EntitySummary, article count) for the entities most named in these articles."""
+        ...
+
     def stats(self) -> dict:
         """Counts for a summary: articles, sources, tags, links, date range, per-source counts."""
         ...

@@ -14,6 +14,9 @@ from pathlib import Path
 
 from ..errors import NotFound, StoreError
 from ..models import Article, Link, Source
+from ..search import index as search_index
+from ..enrich import entity_store
+from ..stories import schema as stories_schema
 from .base import UpsertResult
 
 # Ordered, append-only (as miniflux's schema list): the schema version is
@@ -69,6 +72,71 @@ MIGRATIONS: list[str] = [
     ) WITHOUT ROWID;
     CREATE INDEX links_to ON links(to_id);
     """,
+    # 2: full-text search index (marsad.search.index)
+    search_index.MIGRATION,
+    # crawler: per-source switches, feeds with their crawl state, the entry frontier
+    # (so a killed crawl resumes), and compressed raw responses (for `marsad reparse`)
+    """
+    ALTER TABLE sources ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE sources ADD COLUMN added_at TEXT;
+    CREATE TABLE feeds (
+        url             TEXT PRIMARY KEY,
+        source          TEXT NOT NULL REFERENCES sources(name) ON DELETE CASCADE,
+        kind            TEXT NOT NULL DEFAULT 'feed',
+        title           TEXT,
+        etag            TEXT,
+        last_modified   TEXT,
+        content_hash    TEXT,
+        last_fetched    TEXT,
+        last_new        TEXT,
+        next_due        TEXT,
+        interval_s      INTEGER NOT NULL DEFAULT 1800,
+        fetches         INTEGER NOT NULL DEFAULT 0,
+        unchanged       INTEGER NOT NULL DEFAULT 0,
+        entries_seen    INTEGER NOT NULL DEFAULT 0,
+        error_count     INTEGER NOT NULL DEFAULT 0,
+        errors_total    INTEGER NOT NULL DEFAULT 0,
+        last_error      TEXT,
+        last_error_kind TEXT,
+        disabled        INTEGER NOT NULL DEFAULT 0,
+        added_at        TEXT NOT NULL
+    );
+    CREATE INDEX feeds_due ON feeds(disabled, next_due);
+    CREATE INDEX feeds_source ON feeds(source);
+    CREATE TABLE frontier (
+        url           TEXT PRIMARY KEY,
+        source        TEXT,
+        feed_url      TEXT,
+        entry         TEXT NOT NULL,
+        state         TEXT NOT NULL DEFAULT 'pending',
+        attempts      INTEGER NOT NULL DEFAULT 0,
+        next_try      TEXT,
+        error_kind    TEXT,
+        last_error    TEXT,
+        article_id    TEXT,
+        discovered_at TEXT NOT NULL,
+        done_at       TEXT
+    );
+    CREATE INDEX frontier_state ON frontier(state, next_try);
+    CREATE INDEX frontier_source ON frontier(source);
+    CREATE TABLE raw_responses (
+        url         TEXT PRIMARY KEY,
+        final_url   TEXT NOT NULL,
+        status      INTEGER NOT NULL,
+        headers     TEXT NOT NULL,
+        codec       TEXT NOT NULL,
+        body        BLOB NOT NULL,
+        size        INTEGER NOT NULL,
+        source      TEXT,
+        article_id  TEXT,
+        fetched_at  TEXT NOT NULL
+    );
+    CREATE INDEX raw_responses_article ON raw_responses(article_id);
+    """,
+    # named entities, their mentions in articles, learnt aliases, auto tags (marsad.enrich)
+    entity_store.MIGRATION,
+    # duplicate groups with LSH band keys, stories, their members, merges and links (marsad.stories)
+    stories_schema.MIGRATION,
 ]
 
 BATCH_SIZE = 500
@@ -219,6 +287,10 @@ class SQLiteStore:
             for row in conn.execute(f"SELECT id, pk, version_hash FROM articles WHERE id IN ({marks})", part):
                 known[row["id"]] = (row["pk"], row["version_hash"])
         now = _now()
+        # The search index needs the old text of rows whose title or text changes.
+        changing = [known[a.id][0] for a in chunk if a.id in known and known[a.id][1] != _version_hash(a)]
+        indexed_before = {row[0]: row for row in search_index.stored_rows(conn, changing)} if changing else {}
+        indexed_after: dict[int, tuple[int, str, str]] = {}
         for article in chunk:
             version = _version_hash(article)
             row = (
@@ -243,6 +315,7 @@ class SQLiteStore:
                     row + (article.id, _iso(article.fetched_at), article.origin, article.content_hash, now, now),
                 ).lastrowid
                 result.new.append(article.id)
+                indexed_after[pk] = (pk, article.title, article.text)
             else:
                 pk, stored_version = known[article.id]
                 if stored_version == version:
@@ -256,12 +329,16 @@ class SQLiteStore:
                 )
                 conn.execute("DELETE FROM article_tags WHERE article_pk = ?", (pk,))
                 result.updated.append(article.id)
+                indexed_after[pk] = (pk, article.title, article.text)
             known[article.id] = (pk, version)
             if article.tags:
                 conn.executemany(
                     "INSERT INTO article_tags (article_pk, position, tag) VALUES (?,?,?)",
                     [(pk, i, tag) for i, tag in enumerate(article.tags)],
                 )
+        changed = [pk for pk, row in indexed_after.items() if indexed_before.get(pk) != row]
+        search_index.unindex_rows(conn, [indexed_before[pk] for pk in changed if pk in indexed_before])
+        search_index.index_rows(conn, [indexed_after[pk] for pk in changed])
         return result
 
     def _article_from_row(self, row: sqlite3.Row) -> Article:
@@ -334,8 +411,14 @@ class SQLiteStore:
         for chunk in _batched(ids, 900):
             marks = ",".join("?" * len(chunk))
             with self.transaction() as conn:
+                pks = [r[0] for r in conn.execute(f"SELECT pk FROM articles WHERE id IN ({marks})", chunk)]
+                search_index.unindex_rows(conn, search_index.stored_rows(conn, pks))
                 deleted += conn.execute(f"DELETE FROM articles WHERE id IN ({marks})", chunk).rowcount
         return deleted
+
+    def reindex(self, **options) -> dict:
+        """Rebuild the full-text search index from the stored articles (see marsad.search.index.reindex)."""
+        return search_index.reindex(self, **options)
 
     # -- sources ----------------------------------------------------------------
 
@@ -401,6 +484,53 @@ class SQLiteStore:
         """Relations ending at an article."""
         rows = self.conn.execute("SELECT * FROM links WHERE to_id = ? ORDER BY kind, from_id", (article_id,))
         return [Link(r["from_id"], r["to_id"], r["kind"]) for r in rows]
+
+    # -- entities (SQL in marsad.enrich.entity_store) ---------------------------
+
+    def save_enrichments(self, items: Iterable) -> int:
+        """Replace articles' mentions, auto tags and tag links with fresh enrichments; returns how many."""
+        with self.transaction() as conn:
+            return entity_store.save_enrichments(conn, items)
+
+    def pending_enrichment(self, model: str, *, limit: int | None = None) -> list[str]:
+        """Ids of articles never enriched, changed since, or enriched by another model."""
+        return entity_store.pending_article_ids(self.conn, model, limit=limit)
+
+    def known_entity_aliases(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(type, short name key) -> key of the full name earlier articles paired it with."""
+        return entity_store.known_aliases(self.conn, keys)
+
+    def article_mentions(self, article_id: str) -> list:
+        """An article's entity mentions (StoredMention) in reading order."""
+        return entity_store.article_mentions(self.conn, article_id)
+
+    def article_auto_tags(self, article_id: str) -> list[str] | None:
+        """Tags suggested for an article; None if it was never enriched."""
+        return entity_store.article_auto_tags(self.conn, article_id)
+
+    def tag_entities(self, tags: Iterable[str]) -> dict[str, int]:
+        """Publisher tag -> id of the entity it names."""
+        return entity_store.tag_entities(self.conn, tags)
+
+    def list_entities(self, **filters) -> list:
+        """Entities (EntitySummary) by article count; filters: type, country, key_prefix, since, source, limit, offset."""
+        return entity_store.list_entities(self.conn, **filters)
+
+    def find_entities(self, keys: Iterable[str], *, type: str | None = None) -> list:
+        """Entities whose matching key is one of *keys*."""
+        return entity_store.find_entities(self.conn, keys, type=type)
+
+    def entity_detail(self, entity_id: int, *, limit: int = 20):
+        """An entity page's data (EntityDetail); raises NotFound."""
+        return entity_store.entity_detail(self.conn, entity_id, limit=limit)
+
+    def entity_article_ids(self, entity_ids: Iterable[int]) -> list[str]:
+        """Ids of articles mentioning any of these entities, newest first."""
+        return entity_store.entity_article_ids(self.conn, entity_ids)
+
+    def entity_facets(self, article_ids: Iterable[str], *, type: str | None = None, limit: int = 20) -> list:
+        """(EntitySummary, article count) for the entities most named in these articles."""
+        return entity_store.entity_facets(self.conn, article_ids, type=type, limit=limit)
 
     # -- summary ----------------------------------------------------------------
 

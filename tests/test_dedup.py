@@ -1,0 +1,215 @@
+"""marsad.dedup: fingerprints, boilerplate, MinHash/LSH, copy decisions, groups, batches, perturbations."""
+
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+
+from marsad.dedup import DedupEngine, Featurizer, compare, is_copy, strip_boilerplate, title_conflict
+from marsad.dedup.features import minhash
+from marsad.dedup.lsh import KeyIndex
+
+# A wire text (hand-written in the style of SPA items), reused with the changes outlets make.
+WIRE = [
+    "أعلنت وزارة الصحة اليوم عن تسجيل ثلاث حالات إصابة جديدة بفيروس كورونا في مدينة الرياض، "
+    "مشيرة إلى أن المصابين يتلقون العلاج في المستشفيات المتخصصة وأن حالتهم مستقرة.",
+    "وأوضحت الوزارة في بيان صحفي أن فرق الرصد الوبائي باشرت فحص المخالطين للحالات المسجلة، "
+    "وأن النتائج الأولية جاءت سلبية لجميع أفراد الأسر الذين خضعوا للفحص خلال اليومين الماضيين.",
+    "ودعت الوزارة المواطنين والمقيمين إلى الالتزام بالإرشادات الوقائية وغسل اليدين بانتظام وتجنب "
+    "الاختلاط بالإبل، والتواصل مع مركز الاتصال في حال ظهور أعراض تنفسية.",
+    "وأكدت أن المملكة تعمل بالتعاون مع منظمة الصحة العالمية على تطوير لقاح مضاد للفيروس، "
+    "وأن التجارب السريرية الأولى ستبدأ قبل نهاية العام الجاري في عدد من المراكز البحثية.",
+]
+OTHER = [
+    "افتتح أمير منطقة مكة المكرمة مساء أمس فعاليات سوق عكاظ في محافظة الطائف بحضور عدد من "
+    "المسؤولين والمثقفين والشعراء من مختلف الدول العربية.",
+    "وتضمن الحفل عرضا مسرحيا يروي سيرة الشاعر لبيد بن ربيعة، وتكريم الفائزين بجوائز السوق "
+    "في الشعر والرواية والخط العربي والفنون التشكيلية.",
+]
+
+
+@pytest.fixture(scope="module")
+def fz() -> Featurizer:
+    return Featurizer()
+
+
+def engine_decide(fz, texts, batch=None):
+    engine = DedupEngine()
+    feats = [fz.features(title, paras) for title, paras in texts]
+    keys = list(range(1, len(feats) + 1))
+    if batch is None:
+        engine.process(keys, feats)
+    else:
+        for start in range(0, len(feats), batch):
+            engine.process(keys[start : start + batch], feats[start : start + batch])
+    return engine
+
+
+# -- fingerprints -------------------------------------------------------------------------------
+
+
+def test_fingerprint_ignores_diacritics_hamza_tatweel_and_spacing(fz):
+    plain = fz.features("وزارة الصحة تعلن", WIRE)
+    marked = [p.replace("أ", "ا").replace("إ", "ا").replace("ة", "ه") for p in WIRE]
+    marked[0] = marked[0].replace("الصحة", "الصّحـــة").replace("وزارة", "وِزارَة")
+    variant = fz.features("وزارة الصحه تعلن", ["  " + p + "  " for p in marked])
+    assert variant.text_fp == plain.text_fp
+    assert variant.title_fp == plain.title_fp
+    assert fz.features("عنوان آخر", WIRE[:3]).text_fp != plain.text_fp
+
+
+def test_exact_copy_is_found_whatever_its_url_and_title(fz):
+    engine = engine_decide(fz, [("وزارة الصحة تعلن", WIRE), ("كورونا: ثلاث إصابات", WIRE), ("سوق عكاظ", OTHER)])
+    assert engine.group_of(2) == engine.group_of(1) == 1
+    assert engine.group_of(3) == 3
+    assert engine.copies(2) == [1, 2]
+
+
+def test_short_bodies_need_the_title_too(fz):
+    short = ["تلقى خادم الحرمين الشريفين اتصالا هاتفيا."]
+    engine = engine_decide(fz, [("اتصال هاتفي من ملك المغرب", short), ("اتصال هاتفي من ملك الأردن", short),
+                                ("اتصال هاتفي من ملك المغرب", short)])
+    assert engine.group_of(3) == 1
+    assert engine.group_of(2) == 2
+
+
+# -- boilerplate ---------------------------------------------------------------------------------
+
+
+def test_outlet_bylines_datelines_and_footers_are_stripped():
+    paras = [
+        "الرياض 26 شوال 1436 هـ الموافق 11 أغسطس 2015 م واس",
+        "عين اليوم – جدة",
+        "أحمد علي- سبق- الرياض: أعلنت وزارة الصحة اليوم عن تسجيل حالات.",
+        "وأوضحت الوزارة أن الفحوص سلبية. رابط الخبر بصحيفة الوئام: وزارة الصحة تعلن",
+        "// انتهى // 17:36 ت م",
+    ]
+    assert strip_boilerplate(paras) == [
+        "أعلنت وزارة الصحة اليوم عن تسجيل حالات.", "وأوضحت الوزارة أن الفحوص سلبية.",
+    ]
+    assert strip_boilerplate(["(واس) - أعلنت الوزارة اليوم."]) == ["أعلنت الوزارة اليوم."]
+
+
+# -- MinHash and the LSH index -------------------------------------------------------------------
+
+
+def test_minhash_is_deterministic_and_estimates_jaccard(fz):
+    a = fz.features("", WIRE).shingles
+    b = fz.features("", WIRE[:3]).shingles
+    sig = minhash([a, b, a, np.empty(0, dtype=np.uint64)], 96)
+    assert (sig[0] == sig[2]).all() and (sig[3] == 0xFFFFFFFF).all()
+    true_j = len(np.intersect1d(a, b)) / len(np.union1d(a, b))
+    assert abs((sig[0] == sig[1]).mean() - true_j) < 0.15
+
+
+def test_key_index_finds_every_stored_pair_across_runs():
+    index = KeyIndex()
+    rng = np.random.default_rng(1)
+    stored = {}
+    for batch in range(7):  # several batches: several sorted runs, merged as they grow
+        keys = rng.integers(1, 2**32 - 1, size=300, dtype=np.uint64).astype(np.uint32)
+        keys[:5] = 12345  # a key many articles share (copies of one text)
+        vals = np.arange(batch * 300, (batch + 1) * 300)
+        index.add(keys, vals)
+        for k, v in zip(keys.tolist(), vals.tolist()):
+            stored.setdefault(k, set()).add(v)
+    query = np.array([12345, 7, *list(stored)[:50]], dtype=np.uint32)
+    pos, vals = index.lookup(query)
+    found: dict[int, set[int]] = {}
+    for p, v in zip(pos.tolist(), vals.tolist()):
+        found.setdefault(int(query[p]), set()).add(v)
+    for k in query.tolist():
+        assert found.get(k, set()) == stored.get(k, set())
+    assert len(index) == 7 * 300
+
+
+# -- copies, templates, groups -------------------------------------------------------------------
+
+
+def test_copy_decision_uses_real_overlap(fz):
+    full = fz.features("", WIRE)
+    trimmed = fz.features("", WIRE[:2])  # an outlet that kept the first half
+    assert is_copy(full, trimmed)[0]
+    assert compare(full, trimmed).containment == 1.0
+    assert not is_copy(full, fz.features("", OTHER))[0]
+    # A two-line item quoted inside a long roundup is not judged a copy of the roundup.
+    assert not is_copy(fz.features("", WIRE[:1]), fz.features("", WIRE + OTHER * 3))[0]
+
+
+def test_same_template_different_country_is_not_a_copy(fz):
+    def cable(country: str, president: str):
+        return fz.features(
+            f"الملك ونائبه يهنئان رئيس {country} بذكرى الاستقلال",
+            [f"بعث خادم الحرمين الشريفين الملك سلمان بن عبدالعزيز آل سعود برقية تهنئة لفخامة الرئيس {president} "
+             f"رئيس جمهورية {country} بمناسبة ذكرى استقلال بلاده.",
+             "وعبر الملك المفدى باسمه واسم شعب وحكومة المملكة العربية السعودية عن أصدق التهاني وأطيب "
+             f"التمنيات بالصحة والسعادة لفخامته، ولحكومة وشعب {country} الصديق اطراد التقدم والازدهار."])
+
+    bolivia, jamaica = cable("بوليفيا", "إيفو موراليس"), cable("جامايكا", "باتريك ألين")
+    assert compare(bolivia, jamaica).containment > 0.6  # the texts are near-identical ...
+    assert title_conflict(bolivia, jamaica)  # ... but the headlines name different countries
+    assert not is_copy(bolivia, jamaica)[0]
+    assert is_copy(bolivia, cable("بوليفيا", "إيفو موراليس"))[0]
+
+
+def test_a_roundup_of_two_items_does_not_join_their_groups(fz):
+    texts = [("الصحة", WIRE), ("الصحة", WIRE[:3]), ("عكاظ", OTHER), ("عكاظ", OTHER),
+             ("أخبار اليوم", WIRE[:2] + OTHER)]
+    engine = engine_decide(fz, texts)
+    assert engine.group_of(2) == 1 and engine.group_of(4) == 3
+    assert engine.group_of(1) != engine.group_of(3)  # the roundup (5) matched both, merged neither
+
+
+def test_batches_give_the_same_groups_as_one_batch(fz):
+    rng = random.Random(3)
+    texts = []
+    for i in range(60):
+        base = WIRE if i % 2 else OTHER + WIRE[2:]
+        paras = [p for p in base if rng.random() > 0.25] or base[:1]
+        texts.append((f"عنوان {i}", paras))
+    one = engine_decide(fz, texts)
+    many = engine_decide(fz, texts, batch=7)
+    single = engine_decide(fz, texts, batch=1)
+    groups = [[e.group_of(k) for k in range(1, 61)] for e in (one, many, single)]
+    assert groups[0] == groups[1] == groups[2]
+
+
+# -- robustness to the edits outlets make (synthetic perturbations of a text) --------------------
+
+def _perturb(paras: list[str], how: str, rng: random.Random) -> list[str]:
+    paras = list(paras)
+    if how == "prefix":
+        return ["(واس) - الرياض:", "قالت مصادر مطلعة إن الخبر أثار اهتماما واسعا في الأوساط المحلية."] + paras
+    if how == "suffix":
+        return paras + ["يشار إلى أن الصحيفة ستتابع تطورات الموضوع.", "رابط الخبر بصحيفة الوئام: عنوان"]
+    if how == "trim":
+        return paras[: max(1, len(paras) * 2 // 3)]
+    if how == "diacritics":
+        return [p.replace("ا", "أ", 3).replace("ة", "ه").replace("ي ", "ى ").replace("ال", "الْ", 5) for p in paras]
+    if how == "reorder":
+        rng.shuffle(paras)
+        return paras
+    raise ValueError(how)
+
+
+@pytest.mark.parametrize("how", ["prefix", "suffix", "trim", "diacritics", "reorder"])
+def test_perturbed_copies_are_recognised(fz, how):
+    rng = random.Random(7)
+    original = fz.features("وزارة الصحة تعلن", WIRE)
+    copy = fz.features("ثلاث إصابات جديدة", _perturb(WIRE, how, rng))
+    assert is_copy(original, copy)[0], how
+
+
+def test_the_token_cache_empties_between_articles_not_within_one(monkeypatch):
+    from marsad.dedup import features as features_module
+
+    monkeypatch.setattr(features_module, "_TOKEN_CACHE_LIMIT", 50)
+    fz = Featurizer()
+    reference = Featurizer().features("عنوان", WIRE)
+    for i in range(30):  # far more distinct tokens than the cache holds
+        f = fz.features(f"عنوان {i} 5000ريال", [f"{p} رقم{i} {i}/{i + 1}" for p in WIRE])
+        assert len(f.lead_terms) > 10 and f.length > 40
+    again = fz.features("عنوان", WIRE)
+    assert again.text_fp == reference.text_fp and again.lead_terms == reference.lead_terms
