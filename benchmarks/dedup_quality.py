@@ -97,7 +97,8 @@ def main() -> None:
     for name, dcfg, scfg in (
         ("marsad as shipped", None, None),
         ("no template guard (title names)", DedupConfig(template_guard=False), None),
-        ("no group-seed check", DedupConfig(seed_containment=0.0), None),
+        ("no overlap needed with a group's first article", DedupConfig(seed_containment=0.0), None),
+        ("no 3-day window for near copies", DedupConfig(near_window_days=1e9), None),
         ("containment 0.7 instead of 0.6", DedupConfig(containment=0.7), None),
         ("no entity boost in stories", None, StoryConfig(entity_boost=0.0)),
         ("title weighted like the lead", None, StoryConfig(title_weight=1.0)),

@@ -61,6 +61,15 @@ def test_a_story_stops_taking_articles_after_its_window(fz):
     assert late.new_story
 
 
+def test_a_continuously_fed_story_closes_after_its_maximum_span(fz):
+    engine = StoryEngine(StoryConfig(window_hours=24, max_span_hours=48))
+    for day in range(3):  # the same event reported every day
+        last = engine.assign(day + 1, T0.timestamp() + day * 20 * 3600, fz.features("قناة السويس الجديدة", SUEZ))
+    assert last.story == 1
+    later = engine.assign(9, T0.timestamp() + 60 * 3600, fz.features("قناة السويس الجديدة", SUEZ2))
+    assert later.new_story  # 60 h after the story began: a new chapter
+
+
 def test_a_copy_joins_its_originals_story_even_when_worded_apart(fz):
     engine = StoryEngine()
     engine.assign(1, T0.timestamp(), fz.features("افتتاح قناة السويس الجديدة", SUEZ))
@@ -217,3 +226,33 @@ def test_merges_are_stored_and_merged_ids_still_resolve(store, monkeypatch):
     survivor = list_stories(store)
     assert len(survivor) == 1 and survivor[0].article_count == 3
     assert get_story(store, gone).id == survivor[0].id
+
+
+def test_cli_stories_duplicates_related_restory(sample_db, tmp_path):
+    from click.testing import CliRunner
+
+    from marsad.cli import cli
+
+    db = tmp_path / "cli.db"
+    with SQLiteStore(sample_db) as src, SQLiteStore(db) as dst:
+        src.conn.backup(dst.conn)
+        copy_id = dst.conn.execute(
+            "SELECT a.id FROM dedup_articles d JOIN articles a ON a.pk = d.article_pk WHERE d.kind IS NOT NULL"
+        ).fetchone()[0]
+    runner = CliRunner()
+    listed = runner.invoke(cli, ["--db", str(db), "stories", "--json", "--order", "size", "-n", "3"])
+    assert listed.exit_code == 0, listed.output
+    stories = json.loads(listed.output)
+    assert len(stories) == 3 and {"id", "title", "article_ids", "outlets", "first_seen", "last_seen"} <= set(stories[0])
+    one = runner.invoke(cli, ["--db", str(db), "stories", stories[0]["id"], "--json"])
+    assert one.exit_code == 0 and json.loads(one.output)["article_count"] == stories[0]["article_count"]
+    since = runner.invoke(cli, ["--db", str(db), "stories", "--since", "2100-01-01", "--json"])
+    assert since.exit_code == 0 and json.loads(since.output) == []
+    dups = runner.invoke(cli, ["--db", str(db), "duplicates", copy_id])
+    assert dups.exit_code == 0 and "نُشر في" in dups.output
+    related = runner.invoke(cli, ["--db", str(db), "related", copy_id, "--json"])
+    assert related.exit_code == 0 and isinstance(json.loads(related.output), list)
+    missing = runner.invoke(cli, ["--db", str(db), "stories", "s-nope"])
+    assert missing.exit_code != 0 and "no such story" in missing.output
+    again = runner.invoke(cli, ["--db", str(db), "restory"])
+    assert again.exit_code == 0 and "article(s)" in again.output

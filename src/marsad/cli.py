@@ -828,7 +828,8 @@ def restory_cmd(ctx) -> None:
         report = restory(store)
     click.echo(f"{report.articles} article(s): {report.exact} exact and {report.near} near copies, "
                f"{report.new_stories} stories ({report.merges} merges) in {report.seconds:.1f}s "
-               f"({report.rate:.0f} articles/s)", err=True)
+               f"({report.rate:.0f} articles/s); duplicate index in memory {report.memory_bytes / 2**20:.0f} MiB",
+               err=True)
 
 
 def sample_inputs() -> list[str]:

@@ -31,7 +31,8 @@ HOUR = 3600.0
 class StoryConfig:
     """Parameters of the story stage (chosen on the labelled set, see docs/dedup.md)."""
 
-    window_hours: float = 72.0  # a story takes new articles this long after its last one
+    window_hours: float = 72.0  # a story takes new articles this long after its last one ...
+    max_span_hours: float = 120.0  # ... and only this long after its first one (0: no limit)
     df_window_hours: float = 168.0  # document frequencies count the articles of the last week
     title_weight: float = 2.0  # a title word counts as this many lead words
     lead_terms: int = 80  # body terms read (at most features.LEAD_TERMS)
@@ -217,7 +218,9 @@ class StoryEngine:
 
     def _active(self, story: StoryState, when: float) -> bool:
         w = self.config.window_hours * HOUR
-        return story.last >= max(when - w, self.now - 2 * w) and story.first <= when + w
+        span = self.config.max_span_hours * HOUR
+        return story.last >= max(when - w, self.now - 2 * w) and story.first <= when + w \
+            and (not span or when - story.first <= span)
 
     def evict(self) -> list[int]:
         """Forget stories that can no longer take articles; returns their keys."""
