@@ -94,6 +94,7 @@ def partitions(inputs: list[str], *, pages_per_partition: int = PAGES_PER_PARTIT
 def process_partition(partition: Partition, db: str | None, parquet_dir: str | None) -> PartitionResult:
     """Parse one partition; write it to Parquet; store it when *db* is given (a Dask task)."""
     from .export import article_to_record, write_parquet
+    from .pipeline import store_articles
 
     result = PartitionResult(partition.key)
     articles = []
@@ -116,31 +117,12 @@ def process_partition(partition: Partition, db: str | None, parquet_dir: str | N
         with open_store(db) as store:
             known = {s.name for s in store.list_sources()}
             for start in range(0, len(articles), 5000):
-                outcome = _store_bulk(store, articles[start : start + 5000], known)
+                outcome = store_articles(store, articles[start : start + 5000], known_sources=known, bulk=True)
                 result.new += len(outcome.new)
                 result.updated += len(outcome.updated)
                 result.unchanged += len(outcome.unchanged)
     else:
         result.articles = articles
-    return result
-
-
-def _store_bulk(store, articles: list, known_sources: set[str]):
-    """marsad.pipeline.store_articles, with the articles loaded by COPY where the store can (PostgreSQL)."""
-    from .ingest.outlets import resolve_outlet
-    from .models import Link, Source
-    from .pipeline import store_articles
-
-    if not hasattr(store, "copy_articles"):
-        return store_articles(store, articles, known_sources=known_sources)
-    fresh = {a.source for a in articles if a.source and a.source not in known_sources}
-    if fresh:
-        store.upsert_sources([resolve_outlet(name) or Source(name=name) for name in sorted(fresh)])
-        known_sources.update(fresh)
-    result = store.copy_articles(articles)
-    links = [Link(a.id, other, "read_also") for a in articles for other in a.read_also]
-    if links:
-        store.add_links(links)
     return result
 
 

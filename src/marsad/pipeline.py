@@ -68,18 +68,24 @@ def _batches(items: Iterable[InputItem], report: IngestReport, on_item: Callable
         yield batch
 
 
-def store_articles(store: Store, articles: list[Article], *, known_sources: set[str] | None = None) -> UpsertResult:
-    """Store one batch: register unseen outlets, upsert the articles, their read-also links, then find copies and stories."""
+def store_articles(
+    store: Store, articles: list[Article], *, known_sources: set[str] | None = None, bulk: bool = False
+) -> UpsertResult:
+    """Store one batch: register unseen outlets, upsert the articles, their read-also links, then find copies and stories.
+
+    `bulk=True` loads the articles by COPY where the store can (PostgreSQL backfills).
+    """
     if known_sources is not None:
         fresh = {a.source for a in articles if a.source and a.source not in known_sources}
         if fresh:
             store.upsert_sources([resolve_outlet(name) or Source(name=name) for name in sorted(fresh)])
             known_sources.update(fresh)
-    result = store.upsert_articles(articles)
+    write = store.copy_articles if bulk and hasattr(store, "copy_articles") else store.upsert_articles
+    result = write(articles)
     links = [Link(a.id, other, "read_also") for a in articles for other in a.read_also]
     if links:
         store.add_links(links)
-    if hasattr(store, "transaction"):  # a backend with the story tables
+    if getattr(store, "runs_story_stage", False):
         from .stories import update as find_copies_and_stories
 
         find_copies_and_stories(store)

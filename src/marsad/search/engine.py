@@ -22,10 +22,10 @@ from pathlib import Path
 from ..errors import StoreError
 from ..normalize import fold
 from .analyzer import Analyzer, default_analyzer
-from .fts5 import SQLFilter, compile_filters, compile_match, has_positive
+from .fts5 import SQLFilter, compile_filters, compile_match
 from .highlight import Matcher, Snippet, highlight, snippet
 from .index import FTS_TABLE, index_state
-from .query import Filters, InvalidQuery, Phrase, Query, Term, parse_query, positive_leaves, relaxed
+from .query import Filters, InvalidQuery, Query, Term, parse_query, positive_leaves, relaxed, require_searchable
 
 SORTS = ("relevance", "date", "recent")
 TITLE_WEIGHT, BODY_WEIGHT = 5.0, 1.0  # chosen on seed 1 of benchmarks/search_quality.py (flat from 5 to 12)
@@ -305,15 +305,7 @@ def search(
 
 def _compile(parsed: Query, analyzer: Analyzer, conn: sqlite3.Connection) -> _Plan:
     match = compile_match(parsed.expr, analyzer, proximity=False)
-    if parsed.expr is not None and match is None:
-        if not has_positive(parsed.expr):
-            raise InvalidQuery("add a word to look for, not only words to exclude",
-                               "أضف كلمة للبحث عنها، لا كلمات مستبعدة فقط")
-        if not parsed.filters:
-            raise InvalidQuery("nothing to search for: only common words (stopwords) or punctuation",
-                               "لا شيء للبحث عنه: كلمات شائعة أو علامات ترقيم فقط")
-    if match is None and not parsed.filters:
-        raise InvalidQuery("the query is empty", "الاستعلام فارغ")
+    require_searchable(parsed, match)
     known = _known_sources(conn) if parsed.filters.sources or parsed.filters.exclude_sources else None
     where = compile_filters(parsed.filters, known)
     pk_range = _pk_range(conn, parsed.filters, known) if match is not None else None

@@ -74,15 +74,6 @@ def _compile(node: Node | None, analyzer: Analyzer, expand: bool) -> str | None:
     return expr
 
 
-def has_positive(node: Node | None) -> bool:
-    """Whether *node* asks for something to be present (not only exclusions)."""
-    if node is None or isinstance(node, Not):
-        return False
-    if isinstance(node, (Term, Phrase)):
-        return True
-    return any(has_positive(i) for i in node.items)
-
-
 @dataclass
 class SQLFilter:
     """WHERE conditions on `articles a` and their parameters."""

@@ -21,9 +21,9 @@ from datetime import datetime, timedelta, timezone
 from ..errors import StoreError
 from ..normalize import fold
 from .analyzer import Analyzer, default_analyzer
-from .fts5 import MIN_PREFIX_CHARS, _source_names, has_positive
+from .fts5 import MIN_PREFIX_CHARS, _source_names
 from .highlight import Matcher, Snippet, highlight, snippet
-from .query import Filters, InvalidQuery, Node, Not, Or, Phrase, Query, Term, parse_query, relaxed
+from .query import Filters, Node, Not, Or, Phrase, Query, Term, parse_query, relaxed, require_searchable
 
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS_PER_TERM = 255  # and at most 256 positions per lexeme
@@ -258,15 +258,7 @@ def _known_sources(conn) -> dict[str, str]:
 
 def _compile(parsed: Query, analyzer: Analyzer, conn) -> _Plan:
     tsquery = compile_tsquery(parsed.expr, analyzer)
-    if parsed.expr is not None and tsquery is None:
-        if not has_positive(parsed.expr):
-            raise InvalidQuery("add a word to look for, not only words to exclude",
-                               "أضف كلمة للبحث عنها، لا كلمات مستبعدة فقط")
-        if not parsed.filters:
-            raise InvalidQuery("nothing to search for: only common words (stopwords) or punctuation",
-                               "لا شيء للبحث عنه: كلمات شائعة أو علامات ترقيم فقط")
-    if tsquery is None and not parsed.filters:
-        raise InvalidQuery("the query is empty", "الاستعلام فارغ")
+    require_searchable(parsed, tsquery)
     known = _known_sources(conn) if parsed.filters.sources or parsed.filters.exclude_sources else None
     return _Plan(tsquery, compile_filters(parsed.filters, known))
 

@@ -334,3 +334,25 @@ def relaxed(query: Query) -> Query | None:
     if len(positive) < 2:
         return None
     return replace(query, expr=And((Or(tuple(positive)), *negative)))
+
+
+def has_positive(node: Node | None) -> bool:
+    """Whether *node* asks for something to be present (not only exclusions)."""
+    if node is None or isinstance(node, Not):
+        return False
+    if isinstance(node, (Term, Phrase)):
+        return True
+    return any(has_positive(i) for i in node.items)
+
+
+def require_searchable(parsed: Query, compiled: object | None) -> None:
+    """Raise InvalidQuery when a parsed query compiled to nothing a backend can search for."""
+    if parsed.expr is not None and compiled is None:
+        if not has_positive(parsed.expr):
+            raise InvalidQuery("add a word to look for, not only words to exclude",
+                               "أضف كلمة للبحث عنها، لا كلمات مستبعدة فقط")
+        if not parsed.filters:
+            raise InvalidQuery("nothing to search for: only common words (stopwords) or punctuation",
+                               "لا شيء للبحث عنه: كلمات شائعة أو علامات ترقيم فقط")
+    if compiled is None and not parsed.filters:
+        raise InvalidQuery("the query is empty", "الاستعلام فارغ")

@@ -102,8 +102,8 @@ class PostgresStore:
 
     # -- connection and schema -------------------------------------------------
 
-    # Named `atomic`, not `transaction` as on SQLiteStore: marsad.pipeline runs the (SQLite-only)
-    # story stage on any store that has `transaction`.
+    runs_story_stage = False  # marsad.stories is SQLite-only for now: the pipeline skips it here
+
     @contextmanager
     def atomic(self) -> Iterator:
         """A connection inside one transaction: committed on success, rolled back on error."""

@@ -195,6 +195,8 @@ def _batched(items: Iterable, size: int) -> Iterator[list]:
 class SQLiteStore:
     """marsad's default `Store`: a single SQLite file, safe to reopen and re-ingest into."""
 
+    runs_story_stage = True  # the dedup/story stage (marsad.stories) is written for this backend
+
     def __init__(self, path: str | Path):
         self.path = Path(path)
         try:
