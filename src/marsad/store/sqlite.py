@@ -169,6 +169,23 @@ def _now() -> str:
     return _iso(datetime.now(timezone.utc))  # type: ignore[return-value]
 
 
+def _article_row(article: Article) -> tuple:
+    """The stored columns an update may change, in the order the INSERT and UPDATE list them."""
+    return (
+        article.url,
+        article.canonical_url,
+        article.source,
+        int(article.source_inferred),
+        article.title,
+        article.text,
+        _iso(article.published_at),
+        article.date_precision,
+        article.language,
+        article.author,
+        _version_hash(article),
+    )
+
+
 def _version_hash(article: Article) -> str:
     """Hash of every stored field that an update may change (not provenance: origin, fetched_at)."""
     fields = (
@@ -293,55 +310,71 @@ class SQLiteStore:
         changing = [known[a.id][0] for a in chunk if a.id in known and known[a.id][1] != _version_hash(a)]
         indexed_before = {row[0]: row for row in search_index.stored_rows(conn, changing)} if changing else {}
         indexed_after: dict[int, tuple[int, str, str]] = {}
+        tags: list[tuple[int, int, str]] = []
+        # New articles go in with one executemany and their pks come back with one SELECT:
+        # a statement per article was a tenth of a corpus ingest. A repeat of an id first seen
+        # in this chunk is handled after the insert, as an update or an unchanged copy.
+        fresh: dict[str, Article] = {}
+        repeats: list[Article] = []
         for article in chunk:
-            version = _version_hash(article)
-            row = (
-                article.url,
-                article.canonical_url,
-                article.source,
-                int(article.source_inferred),
-                article.title,
-                article.text,
-                _iso(article.published_at),
-                article.date_precision,
-                article.language,
-                article.author,
-                version,
+            if article.id in known:
+                self._update_one(conn, article, known, result, indexed_after, tags, now)
+            elif article.id in fresh:
+                repeats.append(article)
+            else:
+                fresh[article.id] = article
+        if fresh:
+            conn.executemany(
+                """INSERT INTO articles (url, canonical_url, source, source_inferred, title, text,
+                       published_at, date_precision, language, author, version_hash,
+                       id, fetched_at, origin, content_hash, stored_at, updated_at)
+                   VALUES (?,?,?,?,?,?,?,?,?,?,?, ?,?,?,?,?,?)""",
+                [_article_row(a) + (a.id, _iso(a.fetched_at), a.origin, a.content_hash, now, now)
+                 for a in fresh.values()],
             )
-            if article.id not in known:
-                pk = conn.execute(
-                    """INSERT INTO articles (url, canonical_url, source, source_inferred, title, text,
-                           published_at, date_precision, language, author, version_hash,
-                           id, fetched_at, origin, content_hash, stored_at, updated_at)
-                       VALUES (?,?,?,?,?,?,?,?,?,?,?, ?,?,?,?,?,?)""",
-                    row + (article.id, _iso(article.fetched_at), article.origin, article.content_hash, now, now),
-                ).lastrowid
+            pks: dict[str, int] = {}
+            fresh_ids = list(fresh)
+            for start in range(0, len(fresh_ids), 900):
+                part = fresh_ids[start : start + 900]
+                marks = ",".join("?" * len(part))
+                pks.update(conn.execute(f"SELECT id, pk FROM articles WHERE id IN ({marks})", part).fetchall())
+            for article in fresh.values():
+                pk = pks[article.id]
+                known[article.id] = (pk, _version_hash(article))
                 result.new.append(article.id)
                 indexed_after[pk] = (pk, article.title, article.text)
-            else:
-                pk, stored_version = known[article.id]
-                if stored_version == version:
-                    result.unchanged.append(article.id)
-                    continue
-                conn.execute(
-                    """UPDATE articles SET url=?, canonical_url=?, source=?, source_inferred=?, title=?,
-                           text=?, published_at=?, date_precision=?, language=?, author=?, version_hash=?,
-                           content_hash=?, updated_at=? WHERE pk=?""",
-                    row + (article.content_hash, now, pk),
-                )
-                conn.execute("DELETE FROM article_tags WHERE article_pk = ?", (pk,))
-                result.updated.append(article.id)
-                indexed_after[pk] = (pk, article.title, article.text)
-            known[article.id] = (pk, version)
-            if article.tags:
-                conn.executemany(
-                    "INSERT INTO article_tags (article_pk, position, tag) VALUES (?,?,?)",
-                    [(pk, i, tag) for i, tag in enumerate(article.tags)],
-                )
+                tags += [(pk, i, tag) for i, tag in enumerate(article.tags)]
+        for article in repeats:
+            self._update_one(conn, article, known, result, indexed_after, tags, now)
+        if tags:
+            conn.executemany("INSERT INTO article_tags (article_pk, position, tag) VALUES (?,?,?)", tags)
         changed = [pk for pk, row in indexed_after.items() if indexed_before.get(pk) != row]
         search_index.unindex_rows(conn, [indexed_before[pk] for pk in changed if pk in indexed_before])
         search_index.index_rows(conn, [indexed_after[pk] for pk in changed])
         return result
+
+    @staticmethod
+    def _update_one(conn, article: Article, known: dict[str, tuple[int, str]], result: UpsertResult,
+                    indexed_after: dict[int, tuple[int, str, str]], tags: list[tuple[int, int, str]],
+                    now: str) -> None:
+        """Update one already-stored article if its stored version differs (else count it unchanged)."""
+        pk, stored_version = known[article.id]
+        version = _version_hash(article)
+        if stored_version == version:
+            result.unchanged.append(article.id)
+            return
+        conn.execute(
+            """UPDATE articles SET url=?, canonical_url=?, source=?, source_inferred=?, title=?,
+                   text=?, published_at=?, date_precision=?, language=?, author=?, version_hash=?,
+                   content_hash=?, updated_at=? WHERE pk=?""",
+            _article_row(article) + (article.content_hash, now, pk),
+        )
+        conn.execute("DELETE FROM article_tags WHERE article_pk = ?", (pk,))
+        tags[:] = [t for t in tags if t[0] != pk]  # a version seen earlier in this chunk
+        result.updated.append(article.id)
+        indexed_after[pk] = (pk, article.title, article.text)
+        known[article.id] = (pk, version)
+        tags += [(pk, i, tag) for i, tag in enumerate(article.tags)]
 
     def _article_from_row(self, row: sqlite3.Row) -> Article:
         return Article(
