@@ -3,7 +3,8 @@
 Cases (each runs in its own process so peak RSS is its own):
   baseline_jsonl   json.loads + executemany of the raw SaudiNewsNet records into one SQLite table
   marsad_ingest    `marsad.ingest(enrich=False)` of the full corpus into a fresh database: parse,
-                   store, search index (first run); entity tagging is measured by ner_eval.py
+                   store, search index, then copies and stories (first run), timed by stage;
+                   entity tagging is measured by ner_eval.py
   marsad_reingest  the same again into the same database (idempotent re-run: nothing new)
   baseline_pages   reading text pages and splitting them into lines
   marsad_pages     `marsad.parse.parse_text_file()` on the same pages
@@ -64,7 +65,8 @@ def _marsad_ingest(corpus: str, workdir: str) -> dict:
         seconds = time.perf_counter() - start
         total = store.count_articles()
     return {"articles": report.seen, "new": report.new, "unchanged": report.unchanged,
-            "failed": len(report.failed), "stored_total": total, "seconds": seconds}
+            "failed": len(report.failed), "stored_total": total, "seconds": seconds,
+            "stages": {stage: round(secs, 2) for stage, secs in report.seconds.items()}}
 
 
 case_marsad_ingest = _marsad_ingest
@@ -157,6 +159,14 @@ def main() -> None:
     first, second = results["marsad_ingest"], results["marsad_reingest"]
     print(f"stored after first run: {first['stored_total']}, after second run: {second['stored_total']} "
           f"(second run: {second['new']} new, {second['unchanged']} unchanged); database {db_mib:.0f} MiB")
+    for name in ("marsad_ingest", "marsad_reingest"):
+        stages = results[name]["stages"]
+        n = results[name]["articles"]
+        print(f"{name} by stage: " + ", ".join(
+            f"{stage} {secs:.1f}s ({n / secs:,.0f} art/s)" for stage, secs in stages.items() if secs > 0))
+    stages = first["stages"]
+    core = stages.get("read", 0) + stages.get("store", 0)
+    print(f"marsad_ingest without the dedup/story stage (read + store + index): {first['articles'] / core:,.0f} art/s")
 
 
 if __name__ == "__main__":

@@ -77,13 +77,16 @@ def _summary(report: IngestReport) -> None:
         f"{report.unchanged} unchanged, {len(report.failed)} failed"
         + (f", {len(report.skipped)} skipped as empty" if report.skipped else ""), err=True,
     )
+    if report.seen:
+        stages = ", ".join(f"{stage} {secs:.1f}s" for stage, secs in report.seconds.items() if secs >= 0.05)
+        click.echo(f"time by stage: {stages or 'under 0.1s'}", err=True)
     for where, reason in report.failed[:50]:
         click.echo(f"  failed: {where}: {reason}", err=True)
     if len(report.failed) > 50:
         click.echo(f"  ... and {len(report.failed) - 50} more failures", err=True)
 
 
-def _run_ingest(ctx: click.Context, paths: list[str], quiet: bool) -> IngestReport:
+def _run_ingest(ctx: click.Context, paths: list[str], quiet: bool, enrich: bool = True) -> IngestReport:
     from tqdm import tqdm
 
     bar = None
@@ -106,7 +109,7 @@ def _run_ingest(ctx: click.Context, paths: list[str], quiet: bool) -> IngestRepo
             position["done"] = item.consumed
 
     with _open(ctx) as store:
-        report = ingest(store, paths, on_start=on_start, on_item=on_item)
+        report = ingest(store, paths, enrich=enrich, on_start=on_start, on_item=on_item)
     if bar is not None:
         bar.close()
     return report
@@ -115,10 +118,12 @@ def _run_ingest(ctx: click.Context, paths: list[str], quiet: bool) -> IngestRepo
 @cli.command("ingest")
 @click.argument("paths", nargs=-1, required=True)
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
+@click.option("--entities/--no-entities", default=True, show_default=True,
+              help="Tag people, places and organisations while storing (`marsad enrich` does it later).")
 @click.pass_context
-def ingest_cmd(ctx: click.Context, paths: tuple[str, ...], quiet: bool) -> None:
+def ingest_cmd(ctx: click.Context, paths: tuple[str, ...], quiet: bool, entities: bool) -> None:
     """Store text pages and JSONL dumps (files, folders, globs); re-running adds nothing twice."""
-    report = _run_ingest(ctx, list(paths), quiet)
+    report = _run_ingest(ctx, list(paths), quiet, enrich=entities)
     _summary(report)
     if report.failed and report.seen == 0:
         sys.exit(1)

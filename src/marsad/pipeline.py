@@ -13,6 +13,8 @@ Every edge (CLI, web, crawler) calls `ingest()`; none re-implements a step.
 
 from __future__ import annotations
 
+import time
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,6 +39,9 @@ class IngestReport:
     enriched: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)  # (where, reason)
     skipped: list[tuple[str, str]] = field(default_factory=list)  # empty inputs: (where, reason)
+    #: Seconds spent in each stage: "read" (reading and parsing), "store" (articles, links,
+    #: search index), "stories" (copies and stories), "enrich" (entities).
+    seconds: Counter = field(default_factory=Counter)
 
     @property
     def seen(self) -> int:
@@ -69,12 +74,15 @@ def _batches(items: Iterable[InputItem], report: IngestReport, on_item: Callable
 
 
 def store_articles(
-    store: Store, articles: list[Article], *, known_sources: set[str] | None = None, bulk: bool = False
+    store: Store, articles: list[Article], *, known_sources: set[str] | None = None, bulk: bool = False,
+    seconds: Counter | None = None,
 ) -> UpsertResult:
     """Store one batch: register unseen outlets, upsert the articles, their read-also links, then find copies and stories.
 
     `bulk=True` loads the articles by COPY where the store can (PostgreSQL backfills).
+    `seconds`, when given, gets the time spent in "store" and "stories" added to it.
     """
+    started = time.perf_counter()
     if known_sources is not None:
         fresh = {a.source for a in articles if a.source and a.source not in known_sources}
         if fresh:
@@ -85,10 +93,14 @@ def store_articles(
     links = [Link(a.id, other, "read_also") for a in articles for other in a.read_also]
     if links:
         store.add_links(links)
+    stored = time.perf_counter()
     if getattr(store, "runs_story_stage", False):
         from .stories import update as find_copies_and_stories
 
         find_copies_and_stories(store)
+    if seconds is not None:
+        seconds["store"] += stored - started
+        seconds["stories"] += time.perf_counter() - stored
     return result
 
 
@@ -127,13 +139,20 @@ def ingest(
         for path in paths:
             yield from read_input(path)
 
-    for batch in _batches(items(), report, on_item):
-        result = store_articles(store, batch, known_sources=known_sources)
+    batches = _batches(items(), report, on_item)
+    while True:
+        started = time.perf_counter()
+        batch = next(batches, None)
+        report.seconds["read"] += time.perf_counter() - started
+        if batch is None:
+            return report
+        result = store_articles(store, batch, known_sources=known_sources, seconds=report.seconds)
         report.add(result)
         report.links += sum(len(a.read_also) for a in batch)
         if enrich:
+            started = time.perf_counter()
             report.enriched += enrich_stored(store, batch, result)
-    return report
+            report.seconds["enrich"] += time.perf_counter() - started
 
 
 def parse_inputs(inputs: list[str]) -> Iterator[InputItem]:
