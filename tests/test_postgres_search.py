@@ -101,3 +101,38 @@ def test_gin_index_is_used(store):
         plan = "\n".join(r[0] for r in conn.execute(
             "EXPLAIN SELECT pk FROM articles WHERE search_tsv @@ %s::tsquery", ("'حرس'",)))
     assert "articles_search" in plan
+
+
+@pytest.mark.parametrize("query", ["entity:الرياض", "حرس type:PERS", "country:SA", "-entity:#3 حرس"])
+def test_entity_filters_say_they_are_not_available_on_postgresql(store, query):
+    from marsad.search import InvalidQuery
+
+    with pytest.raises(InvalidQuery) as err:  # a clear refusal, never results that ignore the filter
+        search(store, query)
+    assert "not available on PostgreSQL" in str(err.value) and "PostgreSQL" in err.value.message_ar
+    assert search(store, "حرس", facets=True).facets.entity == []  # no entities kept there yet: empty facets
+
+
+def test_entity_pages_and_api_are_unavailable_on_postgresql(store, pg_dsn):
+    from fastapi.testclient import TestClient
+
+    from marsad.web import WebSettings, create_app
+
+    from marsad.store.postgres import PostgresStore
+
+    # While the PostgreSQL store answers entity queries with StoreError, the pages say 503 and the API
+    # `unavailable`; once it answers them, the same routes work (an empty store: no entities, 404).
+    supported = "_entities_unsupported" not in getattr(PostgresStore.list_entities, "__name__", "")
+    with TestClient(create_app(WebSettings(db=pg_dsn)), raise_server_exceptions=False) as client:
+        assert client.get("/entities").status_code == (200 if supported else 503)
+        assert client.get("/entities/1").status_code == (404 if supported else 503)
+        answer = client.get("/api/v1/entities")
+        if supported:
+            assert answer.status_code == 200 and answer.json()["items"] == []
+        else:
+            assert answer.status_code == 503 and answer.json()["error"]["code"] == "unavailable"
+        answer = client.get("/api/v1/entities/1")
+        assert answer.json()["error"]["code"] == ("not_found" if supported else "unavailable")
+        refused = client.get("/api/v1/search", params={"q": "entity:الرياض"})
+        assert refused.status_code == 400 and "PostgreSQL" in refused.json()["error"]["message"]
+        assert client.get("/api/v1/search", params={"q": "حرس", "facets": "true"}).json()["facets"]["entity"] == []

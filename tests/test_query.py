@@ -137,7 +137,8 @@ def test_compile_filters_binds_values():
 
 _ALPHABET = st.sampled_from(
     list("مكةجدالأمريكيّةسعودىئؤءًٌٍَُِّْـ٠١٢") + list('"()*-:|&^+,.;\'\\%_') + ["OR", "AND", "NOT", "NEAR",
-    "title:", "body:", "source:", "tag:", "from:", "to:", "lang:", "{", "}", "\x00", "\x1b", "\u200f", "NEAR(",
+    "title:", "body:", "source:", "tag:", "from:", "to:", "lang:", "entity:", "type:", "country:", "#", "PERS",
+    "loc", "{", "}", "\x00", "\x1b", "\u200f", "NEAR(",
     " ", "  ", "\n", "\t", "'; DROP TABLE articles; --", "*", "**", "a", "Z", "9", "ﷺ", "😀", "\ud7ff", "\ufeff"]
 )
 _QUERIES = st.one_of(st.text(max_size=200), st.lists(_ALPHABET, max_size=60).map("".join))
@@ -148,6 +149,8 @@ _DB.execute("INSERT INTO search_fts (rowid, title, body) VALUES (1, 'امريك 
 _DB.execute("CREATE TABLE articles (pk INTEGER PRIMARY KEY, source TEXT, language TEXT, published_at TEXT)")
 _DB.execute("CREATE TABLE article_tags (article_pk INTEGER, position INTEGER, tag TEXT)")
 _DB.execute("INSERT INTO articles VALUES (1, 'سبق', 'ar', '2015-08-01T00:00:00Z')")
+_DB.execute("CREATE TABLE mentions (article_pk INTEGER, entity_id INTEGER, type TEXT)")
+_DB.execute("CREATE TABLE entities (id INTEGER PRIMARY KEY, type TEXT, country TEXT)")
 
 
 @settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -269,3 +269,62 @@ def test_cli_search_json_and_reindex(store):
     assert out.exit_code == 1 and "invalid query" in out.output
     out = runner.invoke(cli, ["--db", str(store.path), "reindex"])
     assert out.exit_code == 0 and "indexed 8 article(s)" in out.output
+
+
+def test_ranking_prefers_words_in_one_sentence(tmp_path):
+    """The NEAR group: both articles hold both words; the one with them in one sentence ranks first."""
+    filler = " ".join(["المنطقة تشهد نشاطا اقتصاديا متزايدا في قطاعات مختلفة"] * 6)
+    scattered = Article(title="تقرير اقتصادي", source="سبق", published_at=_at(2), url="https://example.com/s",
+                        paragraphs=[f"ارتفعت أسعار النفط. {filler}", f"{filler} وانخفضت صادرات الذهب."], language="ar")
+    together = Article(title="تقرير اقتصادي آخر", source="سبق", published_at=_at(1), url="https://example.com/t",
+                       paragraphs=[f"{filler}", f"ارتفعت أسعار النفط وصادرات الذهب. {filler}"], language="ar")
+    db = SQLiteStore(tmp_path / "near.db")
+    db.upsert_articles([scattered, together])
+    try:
+        assert titles(search(db, "النفط الذهب")) == ["تقرير اقتصادي آخر", "تقرير اقتصادي"]
+    finally:
+        db.close()
+
+
+def test_snippet_of_a_body_without_matches_is_its_lead(tmp_path):
+    """A hit matched in its title only gets the lead passage, without its whole body being read."""
+    from marsad.search.engine import _lead
+    from marsad.search.highlight import snippet
+
+    body = " ".join(f"كلمة{i % 50} جملة" for i in range(3000))  # long, and holds no query word
+    article = Article(title="حرس الحدود في جازان", source="عكاظ", published_at=_at(3), paragraphs=[body],
+                      url="https://example.com/lead", language="ar")
+    db = SQLiteStore(tmp_path / "lead.db")
+    db.upsert_articles([article])
+    try:
+        hit = search(db, "جازان").hits[0]
+    finally:
+        db.close()
+    analyzer = marsad.search.analyzer.default_analyzer()
+    from marsad.search.highlight import Matcher
+
+    full = snippet(body, analyzer, Matcher(frozenset({"جاز"})))
+    assert len(_lead(body, 30)) < len(body)
+    assert hit.snippet == full.html and hit.snippet_text == full.text
+    assert hit.snippet_text.endswith("…") and "<mark>" in hit.title_html
+
+
+def test_pages_of_a_reranked_result_set_fit_together(tmp_path):
+    """The NEAR re-ranking reorders only the first NEAR_POOL matches: pages of any size join up."""
+    from marsad.search.engine import NEAR_POOL
+
+    articles = [Article(title=f"تقرير رقم {i}", source="سبق", published_at=_at(1 + i % 28),
+                        url=f"https://example.com/p{i}", language="ar",
+                        paragraphs=[("ارتفعت أسعار النفط وصادرات الذهب." if i % 3 else "ارتفعت أسعار النفط.")
+                                    + " كلام " * i + ("" if i % 3 else " وصادرات الذهب.")])  # no two score alike
+                for i in range(NEAR_POOL + 12)]
+    db = SQLiteStore(tmp_path / "pages.db")
+    db.upsert_articles(articles)
+    try:
+        whole = [h.id for h in search(db, "النفط الذهب", limit=NEAR_POOL + 12, snippets=False).hits]
+        for size in (7, 10):
+            paged = [h.id for start in range(0, len(whole), size)
+                     for h in search(db, "النفط الذهب", limit=size, offset=start, snippets=False).hits]
+            assert paged == whole
+    finally:
+        db.close()

@@ -1,7 +1,7 @@
 """Quality gate: known-item search on a 5,000-article SaudiNewsNet subset must not regress.
 
 A smaller run of benchmarks/search_quality.py (same query generator, same scoring).
-Floors are the values measured when the analyzer was last changed, minus 0.02.
+Floors are the values measured when the analyzer or the ranking was last changed, minus 0.02.
 """
 
 from __future__ import annotations
@@ -16,9 +16,10 @@ BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
 sys.path.insert(0, str(BENCHMARKS))
 import search_quality  # noqa: E402
 
-# measured 2026-11 (seed 7, 5,000 articles, 500 queries): marsad 0.898 / 0.976, FTS5 0.058 / 0.058
-MRR_FLOOR = 0.878
-RECALL_FLOOR = 0.956
+# measured 2026-11 (seed 7, 5,000 articles, 500 queries), with the NEAR re-ranking:
+# marsad 0.911 / 0.982 (0.898 / 0.976 before it), FTS5 0.058 / 0.058
+MRR_FLOOR = 0.891
+RECALL_FLOOR = 0.962
 MIN_GAIN_OVER_FTS5 = 0.15
 
 

@@ -260,8 +260,8 @@ def entity_detail(conn: sqlite3.Connection, entity_id: int, *, limit: int = 20) 
         (entity_id, entity_id, limit)).fetchall()
     cooccurring = [(get_entity(conn, r[0]), r[1]) for r in company]
     articles = [r[0] for r in conn.execute(
-        """SELECT DISTINCT a.id FROM mentions m JOIN articles a ON a.pk = m.article_pk WHERE m.entity_id = ?
-           ORDER BY a.published_at DESC, a.pk DESC LIMIT ?""", (entity_id, limit))]
+        """SELECT a.id FROM articles a WHERE a.pk IN (SELECT article_pk FROM mentions WHERE entity_id = ?)
+           ORDER BY a.published_at DESC, a.pk DESC LIMIT ?""", (entity_id, limit))]  # portable: no DISTINCT + ORDER BY
     return EntityDetail(entity, spellings, timeline, outlets, cooccurring, articles)
 
 
@@ -293,3 +293,75 @@ def entity_facets(conn: sqlite3.Connection, article_ids: Iterable[str], *, type:
             counts[entity_id] = counts.get(entity_id, 0) + count
     top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:limit]
     return [(get_entity(conn, entity_id), count) for entity_id, count in top]
+
+
+# -- search: entity: and type: filters, entity and place facets (marsad.search.engine) ------------
+
+
+def resolve_entity(conn: sqlite3.Connection, name: str, types: Iterable[str] = ()) -> list[int]:
+    """Ids of the entities a written name (or "#id") means, by the canonicaliser's rules, of *types* if given.
+
+    The name goes through the same steps as a mention (marsad.enrich.entities): clitics off,
+    spelling folded, the alias files (أمريكا -> الولايات المتحدة), and for people and
+    organisations the full name that a lone surname was paired with in earlier articles.
+    """
+    types = [t for t in dict.fromkeys(types) if t]
+    type_sql = f" AND type IN ({','.join('?' * len(types))})" if types else ""
+    name = name.strip()
+    if name.startswith("#") and name[1:].isdecimal():
+        return [r[0] for r in conn.execute(f"SELECT id FROM entities WHERE id = ?{type_sql}", [int(name[1:]), *types])]
+    from .entities import alias_table, clean_name, name_key
+
+    key = clean_name(name)[0]
+    keys = [k for k in (key, name_key(name)) if k]
+    for k in list(keys):
+        alias = alias_table().get(k)
+        if alias and (not types or alias[0] in types or (alias[2] and {"LOC", "ORG"} & set(types))):
+            keys.append(name_key(alias[1]))
+    keys = list(dict.fromkeys(keys))
+    if not keys:
+        return []
+    found = [r[0] for r in conn.execute(
+        f"SELECT id FROM entities WHERE key IN ({','.join('?' * len(keys))}){type_sql} ORDER BY id", [*keys, *types])]
+    learnt = known_aliases(conn, [(t, k) for t in (types or ["PERS", "ORG"]) if t in ("PERS", "ORG") for k in keys])
+    for (kind, _), full_key in sorted(learnt.items()):
+        row = conn.execute("SELECT id FROM entities WHERE type = ? AND key = ?", (kind, full_key)).fetchone()
+        if row and row[0] not in found:
+            found.append(row[0])
+    return found
+
+
+def resolve_filters(conn: sqlite3.Connection, entities: Iterable[str], types: Iterable[str] = ()
+                    ) -> dict[str, tuple[int, ...]]:
+    """Each `entity:` value -> the ids it means (empty: no such entity), restricted to `type:` values."""
+    types = tuple(types)
+    return {value: tuple(resolve_entity(conn, value, types)) for value in dict.fromkeys(entities)}
+
+
+def search_facets(conn: sqlite3.Connection, matched: str, params: list, *, per_type: int = 10,
+                  countries: int = 20) -> tuple[list[tuple[str, int, str, int]], list[tuple[str, int]]]:
+    """Entity and place facets over a set of articles.
+
+    *matched* is a ``WITH m AS (...)`` clause whose rows carry the articles' pks as `pk`
+    (with *params* bound). Returns ((type, entity id, name, articles) for the *per_type*
+    entities of each type named in most of the articles, PERS, LOC, ORG then MISC) and
+    ((ISO country, articles naming a place in it)), largest first.
+    """
+    entities = conn.execute(
+        f"""{matched}, c AS MATERIALIZED (
+                SELECT mn.entity_id AS id, count(DISTINCT mn.article_pk) AS n
+                FROM m JOIN mentions mn ON mn.article_pk = m.pk GROUP BY mn.entity_id)
+            SELECT type, id, name, n FROM (
+                SELECT e.type, e.id, e.name, c.n, row_number() OVER (PARTITION BY e.type ORDER BY c.n DESC, e.id) AS r
+                FROM c JOIN entities e ON e.id = c.id)
+            WHERE r <= ? ORDER BY CASE type WHEN 'PERS' THEN 0 WHEN 'LOC' THEN 1 WHEN 'ORG' THEN 2 ELSE 3 END,
+                                  type, r""",
+        [*params, per_type]).fetchall()
+    places = conn.execute(
+        f"""{matched}, loc AS MATERIALIZED (
+                SELECT id, country FROM entities WHERE type = 'LOC' AND country IS NOT NULL)
+            SELECT loc.country, count(DISTINCT mn.article_pk) AS n
+            FROM m JOIN mentions mn ON mn.article_pk = m.pk JOIN loc ON loc.id = mn.entity_id
+            GROUP BY loc.country ORDER BY n DESC, loc.country LIMIT ?""",
+        [*params, countries]).fetchall()
+    return [(r[0], r[1], r[2], r[3]) for r in entities], [(r[0], r[1]) for r in places]

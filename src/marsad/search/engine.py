@@ -2,7 +2,8 @@
 
     1. parse the user's text into a backend-neutral tree (query.py)
     2. compile it: FTS5 MATCH over analysed terms + SQL filters (fts5.py)
-    3. count the matches and fetch one page, ranked by BM25 (title weighted), date, or BM25 with recency
+    3. count the matches and fetch one page, ranked by BM25 (title weighted; the best NEAR_POOL then
+       re-ranked by proximity), date, or BM25 with recency
     4. if a query of several words matched nothing, retry it as "any of the words" (`relaxed`)
     5. facets over the whole match set, when asked
     6. snippets cut from the original text, matched words marked (highlight.py)
@@ -20,9 +21,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from ..errors import StoreError
-from ..normalize import fold
+from ..normalize import WORD, fold
 from .analyzer import Analyzer, default_analyzer
-from .fts5 import SQLFilter, compile_filters, compile_match
+from .fts5 import MIN_PREFIX_CHARS, SQLFilter, _quote, compile_filters, compile_match, compile_near
 from .highlight import Matcher, Snippet, highlight, snippet
 from .index import FTS_TABLE, index_state
 from .query import Filters, InvalidQuery, Query, Term, parse_query, positive_leaves, relaxed, require_searchable
@@ -34,7 +35,11 @@ MAX_OFFSET = 10_000
 RECENT_POOL = 200  # "recent" re-ranks this many best BM25 matches by age
 RECENT_HALF_LIFE_DAYS = 7.0
 FACET_SIZE = 20
+ENTITY_FACET_SIZE = 10  # per entity type
+ENTITY_FACET_WINDOW = 2_000  # entity and place facets count at most the newest this many matches
 RANK_WINDOW = 5_000  # rank at most this many (the newest) matches; see _Plan.page
+NEAR_POOL = 30  # the best this many BM25 matches are re-ranked by proximity (the NEAR group); see _Plan.page
+NEAR_BOOST = 1.5  # score x (1 + NEAR_BOOST) for those holding the words in a sentence (seed 1; flat from 1 to 3)
 
 _BM25 = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, {BODY_WEIGHT})"
 
@@ -63,11 +68,21 @@ class SearchHit:
 
 @dataclass
 class Facets:
-    """Counts over the whole result set: by source, tag and month (YYYY-MM), largest first."""
+    """Counts over the whole result set: by source, tag and month (YYYY-MM), largest first.
+
+    `entity`: (type, entity id, name, articles), the ENTITY_FACET_SIZE entities of each type
+    named in most results, PERS then LOC, ORG, MISC; `place`: (ISO country, articles naming a
+    place there). Both empty where the store keeps no entities. Counting every mention of a
+    large result set is slow, so when more than ENTITY_FACET_WINDOW articles match these two
+    count the newest ENTITY_FACET_WINDOW of them, and `entity_sample` says how many (None: all).
+    """
 
     source: list[tuple[str, int]] = field(default_factory=list)
     tag: list[tuple[str, int]] = field(default_factory=list)
     month: list[tuple[str, int]] = field(default_factory=list)
+    entity: list[tuple[str, int, str, int]] = field(default_factory=list)
+    place: list[tuple[str, int]] = field(default_factory=list)
+    entity_sample: int | None = None
 
 
 @dataclass
@@ -126,9 +141,10 @@ class _Plan:
     """
 
     def __init__(self, match: str | None, where: SQLFilter, pk_range: tuple[int, int] | None = None,
-                 rank_match: str | None = None):
+                 rank_match: str | None = None, near: str | None = None):
         self.match = match  # what to count and filter by
         self.rank_match = rank_match or match  # the same articles, with the proximity phrase for BM25
+        self.near = near  # the words as a NEAR group (fts5.compile_near), for the re-ranking
         self.where = where
         self.pk_range = pk_range
 
@@ -179,11 +195,34 @@ class _Plan:
             # The proximity phrase costs BM25 one more pass over the articles holding every
             # word (for its IDF): worth it for a focused query, not for a windowed broad one.
             sql, params = self._from(match=self.rank_match)
+            if self.near and offset < NEAR_POOL:  # the re-ranking only reorders the first NEAR_POOL
+                rows = conn.execute(f"SELECT f.rowid, -{_BM25} AS score {sql} ORDER BY {_BM25} LIMIT ?",
+                                    [*params, max(NEAR_POOL, offset + limit)]).fetchall()
+                rows = self._near_rerank(conn, rows[:NEAR_POOL]) + [(pk, score) for pk, score in rows[NEAR_POOL:]]
+                return rows[offset : offset + limit]
         rows = conn.execute(f"SELECT f.rowid, -{_BM25} AS score {sql} ORDER BY {_BM25} LIMIT ? OFFSET ?",
                             [*params, limit, offset]).fetchall()
         return [(pk, score) for pk, score in rows]
 
-    def facets(self, conn: sqlite3.Connection) -> Facets:
+    def _near_rerank(self, conn: sqlite3.Connection, rows: list) -> list[tuple[int, float]]:
+        """*rows* (pk, -BM25), the scores of those holding every word within NEAR_DISTANCE terms raised.
+
+        Known-item queries taken from one body sentence are found far more often when the
+        articles holding the words in one sentence rank first. Scoring the NEAR group inside
+        BM25 ranks a little better still, but BM25 then reads each word's whole document list
+        again for its IDF (+3 to +4 ms a query at 1M articles); asking FTS5 which of these few
+        rows hold the group is a seek per row.
+        """
+        if len(rows) < 2:
+            return [(pk, score) for pk, score in rows]
+        pks = [pk for pk, _ in rows]
+        near = {r[0] for r in conn.execute(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND rowid IN ({','.join('?' * len(pks))})",
+            [self.near, *pks])}
+        rescored = [(pk, score * (1 + NEAR_BOOST) if pk in near else score) for pk, score in rows]
+        return sorted(rescored, key=lambda r: -r[1])
+
+    def facets(self, conn: sqlite3.Connection, total: int | None = None) -> Facets:
         sql, params = self._from()
         base = f"SELECT {'f.rowid' if self.match is not None else 'a.pk'} AS pk {sql}"
         matched = f"WITH m AS MATERIALIZED ({base}) "
@@ -207,7 +246,14 @@ class _Plan:
         def top(counts: dict[str, int]) -> list[tuple[str, int]]:
             return sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:FACET_SIZE]
 
-        return Facets(source=top(by_source), tag=[(k, n) for k, n in tags], month=top(by_month))
+        from ..enrich.entity_store import search_facets
+
+        sample = ENTITY_FACET_WINDOW if total is None or total > ENTITY_FACET_WINDOW else None
+        newest = f"WITH m AS MATERIALIZED ({base} ORDER BY pk DESC LIMIT {ENTITY_FACET_WINDOW}) "
+        entities, places = search_facets(conn, newest if sample else matched, params, per_type=ENTITY_FACET_SIZE,
+                                         countries=FACET_SIZE)
+        return Facets(source=top(by_source), tag=[(k, n) for k, n in tags], month=top(by_month),
+                      entity=entities, place=places, entity_sample=sample)
 
 
 def _recent(rows: list[tuple[int, float]], dates: dict[int, datetime | None]) -> list[tuple[int, float]]:
@@ -292,7 +338,7 @@ def search(
             rows = _recent(pool, dates)[offset : offset + limit]
         else:
             rows = plan.page(conn, sort, limit, offset, total=total, window=rank_window) if limit else []
-        facet_counts = plan.facets(conn) if facets else None
+        facet_counts = plan.facets(conn, total) if facets else None
     except sqlite3.OperationalError as exc:  # should not happen: every MATCH is compiled from analysed terms
         raise InvalidQuery(f"the search engine refused this query ({exc})", "رفض محرك البحث هذا الاستعلام") from exc
 
@@ -307,9 +353,19 @@ def _compile(parsed: Query, analyzer: Analyzer, conn: sqlite3.Connection) -> _Pl
     match = compile_match(parsed.expr, analyzer, proximity=False)
     require_searchable(parsed, match)
     known = _known_sources(conn) if parsed.filters.sources or parsed.filters.exclude_sources else None
-    where = compile_filters(parsed.filters, known)
+    where = compile_filters(parsed.filters, known, _entity_ids(conn, parsed.filters))
     pk_range = _pk_range(conn, parsed.filters, known) if match is not None else None
-    return _Plan(match, where, pk_range, rank_match=compile_match(parsed.expr, analyzer))
+    return _Plan(match, where, pk_range, rank_match=compile_match(parsed.expr, analyzer),
+                 near=compile_near(parsed.expr, analyzer))
+
+
+def _entity_ids(conn: sqlite3.Connection, filters: Filters) -> dict[str, tuple[int, ...]] | None:
+    """What each entity: value names (resolved by the canonicaliser's rules), or None without entity: values."""
+    if not (filters.entities or filters.exclude_entities):
+        return None
+    from ..enrich.entity_store import resolve_filters
+
+    return resolve_filters(conn, (*filters.entities, *filters.exclude_entities), filters.entity_types)
 
 
 PK_RANGE_PROBE = 100_000  # filters passing more articles than this are not worth bounding
@@ -365,11 +421,14 @@ def _hits(conn: sqlite3.Connection, rows: list[tuple[int, float]], matcher: Matc
             [pk for pk, _ in rows],
         )
     }
+    matched_bodies = _bodies_matching(conn, list(stored), matcher) if matcher else None
     hits = []
     for pk, score in rows:
         if pk not in stored:
             continue
         _, article_id, title, text, source, published, url = stored[pk]
+        if matched_bodies is not None and pk not in matched_bodies:
+            text = _lead(text, words)  # nothing to find: the lead passage is the snippet, as a full read would give
         body = snippet(text, analyzer, matcher, words=words) if matcher else Snippet("", "")
         hits.append(SearchHit(
             id=article_id, title=title, source=source,
@@ -378,3 +437,35 @@ def _hits(conn: sqlite3.Connection, rows: list[tuple[int, float]], matcher: Matc
             title_html=highlight(title, analyzer, matcher).html if matcher else html.escape(title),
         ))
     return hits
+
+
+LEAD_CHARS = 2_000  # what a body without a matched word is cut to before its snippet (the lead passage)
+
+
+def _bodies_matching(conn: sqlite3.Connection, pks: list[int], matcher: Matcher) -> set[int] | None:
+    """The pks among *pks* whose body holds a word the matcher marks, as the index says (None: not asked).
+
+    A hit whose words are only in its title (common when a filter leaves few matches) would
+    otherwise have its whole body analysed in search of a passage that is not there.
+    """
+    if any(len(p) < MIN_PREFIX_CHARS for p in matcher.prefixes):
+        return None
+    parts = [_quote(t) for t in sorted(matcher.terms) if t] + [_quote(p) + "*" for p in matcher.prefixes]
+    if not parts or not pks:
+        return set()
+    marks = ",".join("?" * len(pks))
+    try:
+        return {r[0] for r in conn.execute(
+            f"SELECT rowid FROM {FTS_TABLE} WHERE {FTS_TABLE} MATCH ? AND rowid IN ({marks})",
+            ["body : (" + " OR ".join(parts) + ")", *pks])}
+    except sqlite3.OperationalError:
+        return None
+
+
+def _lead(text: str, words: int) -> str:
+    """The start of *text*, long enough that its snippet (no matches: the first *words* words) is unchanged."""
+    if len(text) <= LEAD_CHARS:
+        return text
+    space = text.rfind(" ", 0, LEAD_CHARS)
+    cut = text[: space if space > 0 else LEAD_CHARS]
+    return cut if len(WORD.findall(cut)) > words else text

@@ -15,6 +15,7 @@ from .analyzer import Analyzer
 from .query import And, Filters, Node, Not, Or, Phrase, Term
 
 MIN_PREFIX_CHARS = 3  # the index keeps 3-letter prefixes; shorter ones would match half the vocabulary
+NEAR_DISTANCE = 20  # proximity window in index terms (about a sentence); chosen on seed 1 of the quality benchmark
 
 
 def _quote(term: str) -> str:
@@ -30,14 +31,29 @@ def compile_match(node: Node | None, analyzer: Analyzer, *, expand: bool = True,
     words side by side, as typed, above those that scatter them.
     """
     expr = _compile(node, analyzer, expand)
-    if proximity and expr and isinstance(node, And) and not any(isinstance(i, Not) for i in node.items):
-        items = list(node.items)
-        if len(items) == 1 and isinstance(items[0], Or):  # a relaxed query: any of the words
-            items = list(items[0].items)
-        words = [analyzer.terms(i.text) if isinstance(i, Term) and not i.prefix else [] for i in items]
-        if len(words) >= 2 and all(words):
-            return f"({expr} OR {_quote(' '.join(t for w in words for t in w))})"
+    words = _proximity_words(node, analyzer) if proximity and expr else None
+    if words:
+        return f"({expr} OR {_quote(' '.join(t for w in words for t in w))})"
     return expr
+
+
+def compile_near(node: Node | None, analyzer: Analyzer) -> str | None:
+    """A NEAR group of the words of a top-level AND (all within NEAR_DISTANCE index terms, any
+    order), or None: `engine` re-ranks the best BM25 matches that hold it (one sentence's words)."""
+    words = _proximity_words(node, analyzer)
+    unique = list(dict.fromkeys(t for w in words for t in w)) if words else []
+    return f"NEAR({' '.join(map(_quote, unique))}, {NEAR_DISTANCE})" if len(unique) >= 2 else None
+
+
+def _proximity_words(node: Node | None, analyzer: Analyzer) -> list[list[str]] | None:
+    """The terms of each word of a top-level AND (or of a relaxed "any word" OR), when there are two or more."""
+    if not isinstance(node, And) or any(isinstance(i, Not) for i in node.items):
+        return None
+    items = list(node.items)
+    if len(items) == 1 and isinstance(items[0], Or):  # a relaxed query: any of the words
+        items = list(items[0].items)
+    words = [analyzer.terms(i.text) if isinstance(i, Term) and not i.prefix else [] for i in items]
+    return words if len(words) >= 2 and all(words) else None
 
 
 def _compile(node: Node | None, analyzer: Analyzer, expand: bool) -> str | None:
@@ -100,8 +116,13 @@ def _source_names(value: str, known: dict[str, str]) -> list[str]:
     return sorted(names)
 
 
-def compile_filters(filters: Filters, known_sources: dict[str, str] | None = None) -> SQLFilter:
-    """SQL conditions for *filters* over `articles a`; `known_sources` maps folded alias -> stored name."""
+def compile_filters(filters: Filters, known_sources: dict[str, str] | None = None,
+                    entity_ids: dict[str, tuple[int, ...]] | None = None) -> SQLFilter:
+    """SQL conditions for *filters* over `articles a`; `known_sources` maps folded alias -> stored name.
+
+    `entity_ids` maps each `entity:` value to the entity ids it was resolved to
+    (marsad.enrich.entity_store.resolve_filters); a value missing or resolved to none matches nothing.
+    """
     out = SQLFilter()
     known = known_sources or {}
     if filters.sources:
@@ -133,4 +154,54 @@ def compile_filters(filters: Filters, known_sources: dict[str, str] | None = Non
             f"NOT EXISTS (SELECT 1 FROM article_tags t WHERE t.article_pk = a.pk AND t.tag IN ({marks}))"
         )
         out.params += list(filters.exclude_tags)
+    if filters.uses_entities:
+        _entity_conditions(out, filters, entity_ids or {})
     return out
+
+
+def country_code(value: str) -> str:
+    """The ISO alpha-2 code a `country:` value means: a code as is, or a country's name through the
+    canonicaliser's alias table (السعودية, المملكة العربية السعودية -> SA); else the value (matches nothing)."""
+    if len(value) == 2 and value.isascii() and value.isalpha():
+        return value.upper()
+    from ..enrich.entities import alias_table, clean_name, name_key
+
+    for key in (clean_name(value)[0], name_key(value)):
+        alias = alias_table().get(key)
+        if alias and alias[2]:
+            return alias[2]
+    return value
+
+
+def _entity_conditions(out: SQLFilter, filters: Filters, entity_ids: dict[str, tuple[int, ...]]) -> None:
+    """entity: (each one named), -entity: (none named), type: (one of these types named), -type:."""
+    for value in filters.entities:
+        ids = entity_ids.get(value, ())
+        if not ids:
+            out.conditions.append("0")
+            continue
+        out.conditions.append(f"a.pk IN (SELECT mn.article_pk FROM mentions mn WHERE mn.entity_id IN "
+                              f"({','.join('?' * len(ids))}))")
+        out.params += list(ids)
+    excluded = sorted({i for value in filters.exclude_entities for i in entity_ids.get(value, ())})
+    if excluded:
+        out.conditions.append(f"a.pk NOT IN (SELECT mn.article_pk FROM mentions mn WHERE mn.entity_id IN "
+                              f"({','.join('?' * len(excluded))}))")
+        out.params += excluded
+    # type: (a handful of types, each named in many articles): look at each article's own mentions;
+    # beside entity:, type: has only said which entity was meant
+    wanted = () if filters.entities else filters.entity_types
+    for negated, kinds in ((False, wanted), (True, filters.exclude_entity_types)):
+        if kinds:
+            marks = ",".join("?" * len(kinds))
+            out.conditions.append(f"{'NOT ' if negated else ''}EXISTS (SELECT 1 FROM mentions mn JOIN entities e "
+                                  f"ON e.id = mn.entity_id WHERE mn.article_pk = a.pk AND e.type IN ({marks}))")
+            out.params += list(kinds)
+    for negated, values in ((False, filters.countries), (True, filters.exclude_countries)):
+        if values:  # a place in one of these countries: its places first, then their articles
+            codes = sorted({country_code(v) for v in values})
+            marks = ",".join("?" * len(codes))
+            out.conditions.append(f"a.pk {'NOT ' if negated else ''}IN (SELECT mn.article_pk FROM mentions mn "
+                                  f"WHERE mn.entity_id IN (SELECT e.id FROM entities e WHERE e.type = 'LOC' "
+                                  f"AND e.country IN ({marks})))")
+            out.params += codes

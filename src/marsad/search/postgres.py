@@ -23,7 +23,8 @@ from ..normalize import fold
 from .analyzer import Analyzer, default_analyzer
 from .fts5 import MIN_PREFIX_CHARS, _source_names
 from .highlight import Matcher, Snippet, highlight, snippet
-from .query import Filters, Node, Not, Or, Phrase, Query, Term, parse_query, relaxed, require_searchable
+from .query import (Filters, InvalidQuery, Node, Not, Or, Phrase, Query, Term, parse_query, relaxed,
+                    require_searchable)
 
 MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS_PER_TERM = 255  # and at most 256 positions per lexeme
@@ -259,6 +260,10 @@ def _known_sources(conn) -> dict[str, str]:
 def _compile(parsed: Query, analyzer: Analyzer, conn) -> _Plan:
     tsquery = compile_tsquery(parsed.expr, analyzer)
     require_searchable(parsed, tsquery)
+    if parsed.filters.uses_entities:  # the tables exist, but entities are not written on PostgreSQL yet
+        raise InvalidQuery("entity:, type: and country: are not available on PostgreSQL yet (entities are "
+                           "kept on SQLite only so far)",
+                           "المرشحات entity: و type: و country: غير متاحة بعد مع PostgreSQL")
     known = _known_sources(conn) if parsed.filters.sources or parsed.filters.exclude_sources else None
     return _Plan(tsquery, compile_filters(parsed.filters, known))
 

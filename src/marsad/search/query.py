@@ -8,6 +8,12 @@
   (``YYYY``, ``YYYY-MM`` or ``YYYY-MM-DD``, inclusive), ``lang:``. A leading ``-``
   excludes a source, tag or language. Several ``source:`` (or ``lang:``) mean any of
   them; several ``tag:`` mean all of them. Values with spaces go in quotes: ``tag:"كرة القدم"``.
+* entity filters: ``entity:`` names a canonical entity (person, place, organisation) by any
+  of its spellings (``entity:نتانياهو``, ``entity:"الولايات المتحدة الأمريكية"``), or by id
+  (``entity:#42``); several mean all of them, ``-entity:`` excludes. ``type:PERS|LOC|ORG|MISC``
+  keeps articles naming at least one entity of that type (several: any of them); beside
+  ``entity:`` it only says which type the named entity has. ``country:SA`` (ISO code, or a
+  country's name) keeps articles naming a place in that country. The store resolves names.
 
 The parser is forgiving (an unclosed quote ends at the end of the text, a stray
 parenthesis is ignored, ``*`` alone or a trailing ``OR`` is dropped); what it cannot
@@ -27,7 +33,13 @@ from ..errors import MarsadError
 
 MAX_QUERY_CHARS = 2000
 MAX_CLAUSES = 64
-FILTER_KEYS = ("source", "tag", "from", "to", "lang")
+FILTER_KEYS = ("source", "tag", "from", "to", "lang", "entity", "type", "country")
+ENTITY_TYPES = ("PERS", "LOC", "ORG", "MISC")
+# what `type:` accepts, besides the four codes (case-insensitive): common English and Arabic words
+_TYPE_NAMES = {"PER": "PERS", "PERSON": "PERS", "PEOPLE": "PERS", "شخص": "PERS", "اشخاص": "PERS",
+               "أشخاص": "PERS", "LOCATION": "LOC", "PLACE": "LOC", "مكان": "LOC", "اماكن": "LOC",
+               "أماكن": "LOC", "ORGANISATION": "ORG", "ORGANIZATION": "ORG", "هيئة": "ORG", "هيئات": "ORG",
+               "منظمة": "ORG", "OTHER": "MISC", "أخرى": "MISC", "اخرى": "MISC"}
 
 
 class InvalidQuery(MarsadError):
@@ -94,9 +106,21 @@ class Filters:
     exclude_langs: tuple[str, ...] = ()
     date_from: date | None = None  # inclusive
     date_to: date | None = None  # inclusive
+    entities: tuple[str, ...] = ()  # names (or "#id") as typed; the store resolves them
+    exclude_entities: tuple[str, ...] = ()
+    entity_types: tuple[str, ...] = ()  # PERS, LOC, ORG, MISC
+    exclude_entity_types: tuple[str, ...] = ()
+    countries: tuple[str, ...] = ()  # ISO 3166 alpha-2 codes, or names the store resolves
+    exclude_countries: tuple[str, ...] = ()
 
     def __bool__(self) -> bool:
         return self != Filters()
+
+    @property
+    def uses_entities(self) -> bool:
+        """Whether these filters need the entity tables (entity:, type: or country:)."""
+        return bool(self.entities or self.exclude_entities or self.entity_types or self.exclude_entity_types
+                    or self.countries or self.exclude_countries)
 
 
 @dataclass(frozen=True)
@@ -197,7 +221,10 @@ class _Parser:
         self.tokens = tokens
         self.pos = 0
         self.filters: dict[str, list] = {k: [] for k in ("sources", "exclude_sources", "tags", "exclude_tags",
-                                                          "langs", "exclude_langs")}
+                                                          "langs", "exclude_langs", "entities",
+                                                          "exclude_entities", "entity_types",
+                                                          "exclude_entity_types", "countries",
+                                                          "exclude_countries")}
         self.date_from: date | None = None
         self.date_to: date | None = None
         self.clauses = 0
@@ -283,10 +310,28 @@ class _Parser:
             else:
                 self.date_to = _parse_date(value, end=True)
             return
-        name = {"source": "sources", "tag": "tags", "lang": "langs"}[tok.key]
+        name = {"source": "sources", "tag": "tags", "lang": "langs", "entity": "entities",
+                "type": "entity_types", "country": "countries"}[tok.key]
         if tok.key == "lang":
             value = value.lower()
+        elif tok.key == "type":
+            value = entity_type(value)
+        elif tok.key == "country" and re.fullmatch(r"[A-Za-z]{2}", value):
+            value = value.upper()
+        elif tok.key == "entity" and value.startswith("#") and not (value[1:].isdecimal() and len(value) < 17):
+            raise InvalidQuery("entity:# expects an entity's number, as entity:#42",
+                               "يجب أن يتبع entity:# رقم الكيان، مثل entity:#42")
         self.filters[("exclude_" if tok.negated else "") + name].append(value)
+
+
+def entity_type(value: str) -> str:
+    """PERS, LOC, ORG or MISC for a `type:` value (a code or a common English or Arabic word)."""
+    upper = value.strip().upper()
+    kind = upper if upper in ENTITY_TYPES else _TYPE_NAMES.get(upper)
+    if kind is None:
+        raise InvalidQuery(f"type: must be one of {', '.join(ENTITY_TYPES)}, not {value[:40]!r}",
+                           "يجب أن يكون type: واحدا من PERS (شخص) أو LOC (مكان) أو ORG (هيئة) أو MISC (أخرى)")
+    return kind
 
 
 def parse_query(text: str) -> Query:
