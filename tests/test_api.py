@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from urllib.parse import quote
 
 import pytest
@@ -78,7 +81,7 @@ def test_search_api(api):
     assert body["total"] >= 3 and len(body["hits"]) == 2
     assert "<mark>" in body["hits"][0]["snippet"] + body["hits"][0]["title_html"]
     assert {f["value"] for f in body["facets"]["source"]} >= {"واس"}
-    assert {"source", "tag", "month"} == set(body["facets"])
+    assert {"source", "tag", "month", "entity", "place", "entity_sample"} == set(body["facets"])
     following = api.get("/api/v1/search", params={"q": "مِهْرَجَانُ التُّمُورِ", "limit": 2,
                                                   "cursor": body["next_cursor"]}).json()
     assert following["facets"] is None  # facets only when asked for, as `marsad search --facets`
@@ -155,4 +158,31 @@ def test_openapi_and_docs(api):
         "$ref": "#/components/schemas/ErrorOut"}
     docs = api.get("/docs")
     assert docs.status_code == 200 and "swagger" in docs.text.lower()
-    assert "cdn.jsdelivr.net" in docs.headers["content-security-policy"]
+
+
+def test_docs_work_offline(api):
+    """/docs loads Swagger UI from this server only: every asset local and served with its type; the page's
+    policy allows no other host and no inline script but its own (by hash)."""
+    docs = api.get("/docs")
+    assert docs.status_code == 200
+    refs = re.findall(r"""(?:src|href)\s*=\s*["']([^"']+)""", docs.text)
+    assert refs and "/openapi.json" in docs.text
+    for ref in refs:
+        assert ref.startswith("/") and not ref.startswith("//"), ref
+    expected = {".js": "javascript", ".css": "text/css", ".png": "image/png"}
+    kinds = set()
+    for ref in refs:
+        answer = api.get(ref)
+        kind = next(t for ext, t in expected.items() if ref.endswith(ext))
+        assert answer.status_code == 200 and kind in answer.headers["content-type"], ref
+        assert len(answer.content) > 1000, ref
+        kinds.add(kind)
+    assert kinds == set(expected.values())
+    assert b"SwaggerUIBundle" in api.get(next(r for r in refs if r.endswith(".js"))).content
+    csp = docs.headers["content-security-policy"]
+    assert "http" not in csp and "cdn" not in csp and "unsafe-inline" not in csp
+    assert "script-src 'self' 'sha256-" in csp
+    inline = re.search(r"<script>(.*?)</script>", docs.text, re.S).group(1)
+    digest = base64.b64encode(hashlib.sha256(inline.encode()).digest()).decode()
+    assert f"'sha256-{digest}'" in csp
+    assert api.get("/").headers["content-security-policy"].count("sha256") == 0  # the reader keeps its own

@@ -231,3 +231,23 @@ def test_dark_mode_and_arabic_indic_digits(server, browser):
     _loaded(browser)
     _shot(browser, "home-dark")
     browser.delete_all_cookies()
+
+
+def test_api_docs_render_offline(server, browser):
+    """/docs draws Swagger UI from this server's own files (the test server reaches no other host), within
+    the page's Content-Security-Policy: no violation is reported."""
+    from selenium.webdriver.common.by import By
+
+    watch = browser.execute_cdp_cmd("Page.addScriptToEvaluateOnNewDocument", {"source": (
+        "window.__violations = [];"
+        "document.addEventListener('securitypolicyviolation',"
+        " e => window.__violations.push(e.violatedDirective + ' ' + e.blockedURI));")})
+    try:
+        browser.get(server + "/docs")
+        _wait(browser, lambda d: d.find_elements(By.CSS_SELECTOR, ".opblock-summary-path"), timeout=30)
+        paths = {e.text.replace("\u200b", "") for e in browser.find_elements(By.CSS_SELECTOR, ".opblock-summary-path")}
+        assert "/api/v1/search" in paths
+        assert browser.execute_script("return window.__violations") == []
+        _shot(browser, "api-docs")
+    finally:
+        browser.execute_cdp_cmd("Page.removeScriptToEvaluateOnNewDocument", {"identifier": watch["identifier"]})

@@ -313,5 +313,5 @@ def test_named_entities_and_suggested_tags_when_enrichment_has_them(client, monk
     html = client.get(f"/articles/{EXTRA[2].id}").text  # an article without publisher tags
     assert "أعلام وأماكن وهيئات" in html
     assert "سلمان بن عبدالعزيز<span class=\"kind\">شخص</span>" in html
-    assert 'href="/search?q=%22%D8%A7%D9%84%D8%B1%D9%8A%D8%A7%D8%B6%22"' in html  # an entity links to its search
+    assert '<a href="/entities/2">الرياض<span class="kind">مكان</span></a>' in html  # an entity links to its page
     assert "موضوعات المقال" in html and "مهرجانات" in html

@@ -36,15 +36,22 @@ def related_articles(store, article_id: str, limit: int = 10) -> list[Related]:
     the `links` table (kind 'read_also': the links a page lists under its text) and are always
     returned, after the rest, whatever *limit* is.
     """
-    article = store.get_article(article_id)  # NotFound when missing
+    out = related_ids(store, article_id, limit)
+    found = {a.id: a for a in store.get_articles([o[0] for o in out])}
+    return [Related(found[i], kind, score) for i, kind, score in out if i in found]
+
+
+def related_ids(store, article_id: str, limit: int = 10) -> list[tuple[str, str, float]]:
+    """`related_articles` as (article id, kind, score), without reading the articles themselves
+    (the reader shows teasers of them, and reads those in one query)."""
     conn = store.conn
-    row = conn.execute(
-        """SELECT a.pk, sa.story_pk, sa.vector, d.group_pk FROM articles a
-           LEFT JOIN story_articles sa ON sa.article_pk = a.pk
-           LEFT JOIN dedup_articles d ON d.article_pk = a.pk WHERE a.id = ?""",
-        (article.id,),
-    ).fetchone()
-    pk, story, vector, group = row
+    query = """SELECT a.pk, a.id, sa.story_pk, sa.vector, d.group_pk FROM articles a
+               LEFT JOIN story_articles sa ON sa.article_pk = a.pk
+               LEFT JOIN dedup_articles d ON d.article_pk = a.pk WHERE a.id = ?"""
+    row = conn.execute(query, (article_id,)).fetchone()
+    if row is None:  # an id prefix, or no such article (NotFound)
+        row = conn.execute(query, (store.get_article(article_id).id,)).fetchone()
+    pk, article_id, story, vector, group = row
     out: list[tuple[str, str, float]] = []  # (article id, kind, score)
     if story is not None:
         mine = json.loads(vector)
@@ -70,16 +77,17 @@ def related_articles(store, article_id: str, limit: int = 10) -> list[Related]:
                 (story, story, story),
             ).fetchall()
             for other_story, score in linked:
+                if len(out) >= limit:  # the rest would be cut below
+                    break
                 lead = conn.execute(
                     """SELECT a.id FROM stories s JOIN articles a ON a.pk = s.lead_pk
                        WHERE s.pk = coalesce((SELECT merged_into FROM stories WHERE pk = ?), ?)
                        AND s.merged_into IS NULL""",
                     (other_story, other_story),
                 ).fetchone()
-                if lead and lead[0] != article.id and all(lead[0] != o[0] for o in out):
+                if lead and lead[0] != article_id and all(lead[0] != o[0] for o in out):
                     out.append((lead[0], "similar", round(score, 4)))
     out = out[:limit]
-    read_also = [link.to_id for link in store.links_from(article.id) if link.kind == "read_also"]
+    read_also = [link.to_id for link in store.links_from(article_id) if link.kind == "read_also"]
     out += [(other, "read_also", 1.0) for other in read_also if all(other != o[0] for o in out)]
-    found = {a.id: a for a in store.get_articles([o[0] for o in out])}
-    return [Related(found[i], kind, score) for i, kind, score in out if i in found]
+    return out

@@ -18,8 +18,9 @@ from ..errors import MarsadError, NotFound, StoreError
 from ..export import article_to_record
 from ..search import search
 from . import compat, queries
+from . import entities as entity_views
 from .format import iso
-from .render import article_url, source_url, story_url, tag_url
+from .render import article_url, entity_url, source_url, story_url, tag_url
 
 MAX_LIMIT = 100
 MAX_QUERY = 500
@@ -134,12 +135,35 @@ class FacetCount(BaseModel):
     count: int
 
 
+class EntityFacet(BaseModel):
+    """A named entity and how many results name it."""
+
+    id: int
+    type: str = Field(description="PERS, LOC, ORG or MISC")
+    name: str
+    count: int
+    html_url: str
+
+
+class PlaceFacet(BaseModel):
+    """A country and how many results name a place in it."""
+
+    value: str = Field(description="ISO 3166 alpha-2 code (filter with country:)")
+    name: str = Field(description="the country's Arabic name")
+    count: int
+
+
 class FacetsOut(BaseModel):
     """Counts over the whole result set."""
 
     source: list[FacetCount]
     tag: list[FacetCount]
     month: list[FacetCount]
+    entity: list[EntityFacet] = Field([], description="the entities of each type named in most results "
+                                      "(PERS, then LOC, ORG, MISC)")
+    place: list[PlaceFacet] = Field([], description="countries whose places the results name")
+    entity_sample: int | None = Field(None, description="when set, `entity` and `place` count only this many "
+                                      "of the newest results (a large result set); null: every result")
 
 
 class SearchOut(BaseModel):
@@ -153,6 +177,70 @@ class SearchOut(BaseModel):
     hits: list[SearchHitOut]
     facets: FacetsOut | None = None
     next_cursor: str | None = None
+
+
+class EntityOut(BaseModel):
+    """A canonical named entity: one person, place, organisation or other name, whatever its spelling."""
+
+    id: int
+    type: str = Field(description="PERS, LOC, ORG or MISC")
+    name: str
+    country: str | None = Field(None, description="ISO 3166 alpha-2, for places")
+    country_name: str | None = None
+    place_kind: str | None = Field(None, description="country or city, for resolved places")
+    latitude: float | None = None
+    longitude: float | None = None
+    articles: int = Field(description="articles that name it")
+    mentions: int
+    first_seen: str | None = Field(None, description="publication date of the first article naming it")
+    last_seen: str | None = None
+    html_url: str
+
+
+class EntityList(BaseModel):
+    """A page of entities, most named first."""
+
+    items: list[EntityOut]
+    next_cursor: str | None = None
+
+
+class SpellingOut(BaseModel):
+    """A way the entity was written, and how often."""
+
+    text: str
+    count: int
+
+
+class DayCount(BaseModel):
+    """Mentions on one day."""
+
+    day: str = Field(description="YYYY-MM-DD")
+    count: int
+
+
+class OutletCount(BaseModel):
+    """An outlet and how many of its articles name the entity."""
+
+    source: str
+    articles: int
+    html_url: str
+
+
+class CooccurringOut(BaseModel):
+    """Another entity named in the same articles."""
+
+    entity: EntityOut
+    shared: int = Field(description="articles naming both")
+
+
+class EntityDetailOut(EntityOut):
+    """An entity with its spellings, mentions per day, company, outlets and latest articles."""
+
+    spellings: list[SpellingOut]
+    timeline: list[DayCount]
+    cooccurring: list[CooccurringOut]
+    outlets: list[OutletCount]
+    latest: list[ArticleSummary]
 
 
 class StoryOut(BaseModel):
@@ -330,7 +418,7 @@ def _search_key(text: str, sort: str) -> str:
 def search_articles(
     request: Request,
     q: str = Query("", max_length=MAX_QUERY, description='marsad\'s query language: words, "phrases", OR, -word, '
-                   "word*, source:, tag:, from:, to:, lang:"),
+                   "word*, source:, tag:, from:, to:, lang:, entity:, type:, country:"),
     source: str | None = Query(None, max_length=100),
     tag: str | None = Query(None, max_length=100),
     date_from: date | None = Query(None, alias="from"),
@@ -338,7 +426,8 @@ def search_articles(
     sort: str = Query("relevance", pattern="^(relevance|date|recent)$"),
     limit: int = Query(10, ge=1, le=MAX_LIMIT),
     cursor: str | None = CURSOR,
-    facets: bool = Query(False, description="also count the whole result set by outlet, tag and month "
+    facets: bool = Query(False, description="also count the whole result set by outlet, tag, month, entity and "
+                         "country "
                          "(as `marsad search --facets`; costs about as much again as the search)"),
 ):
     """Search with marsad's query language; the filters may also be given as parameters."""
@@ -362,11 +451,16 @@ def search_articles(
     end = offset + len(results.hits)
     next_cursor = (queries.encode_cursor({"t": "search", "h": key, "o": end})
                    if results.hits and end < results.total and end <= 10_000 else None)
-    hits = [{**h.to_dict(), "html_url": article_url(h.id)} for h in results.hits]
+    hits = [queries.hit_record(h) for h in results.hits]
     facet_out = None
     if results.facets is not None:
         facet_out = {name: [{"value": str(v), "count": n} for v, n in getattr(results.facets, name)]
                      for name in ("source", "tag", "month")}
+        facet_out["entity"] = [{"id": i, "type": t, "name": name, "count": n, "html_url": entity_url(i)}
+                               for t, i, name, n in results.facets.entity]
+        facet_out["place"] = [{"value": code, "name": _country_name(code), "count": n}
+                              for code, n in results.facets.place]
+        facet_out["entity_sample"] = results.facets.entity_sample
     return {"query": text, "total": results.total, "relaxed": results.relaxed, "sort": results.sort,
             "took_ms": results.took_ms, "hits": hits, "facets": facet_out, "next_cursor": next_cursor}
 
@@ -462,3 +556,74 @@ def tag_articles(request: Request, tag: str = Path(max_length=100), limit: int =
         raise NotFound("no article has this tag", subject=tag)
     page = queries.latest(store, tag=tag, cursor=cursor, limit=limit)
     return {"items": [_summary(t) for t in page.items], "next_cursor": page.next_cursor}
+
+
+# -- entities ------------------------------------------------------------------------------------
+
+
+def _country_name(code: str | None) -> str | None:
+    if not code:
+        return None
+    from ..enrich.places import country_name
+
+    return country_name(code)
+
+
+def _entity(e) -> dict:
+    return {"id": e.id, "type": e.type, "name": e.name, "country": e.country, "country_name": _country_name(e.country),
+            "place_kind": e.place_kind, "latitude": e.latitude, "longitude": e.longitude, "articles": e.articles,
+            "mentions": e.mentions, "first_seen": _iso_any(e.first_seen), "last_seen": _iso_any(e.last_seen),
+            "html_url": entity_url(e.id)}
+
+
+@router.get("/entities", response_model=EntityList, tags=["entities"],
+            summary="Named entities (people, places, organisations), most named first")
+def list_entities(
+    request: Request,
+    type: str | None = Query(None, pattern="^(PERS|LOC|ORG|MISC)$", description="PERS, LOC, ORG or MISC"),
+    country: str | None = Query(None, pattern="^[A-Za-z]{2}$", description="ISO 3166 alpha-2: places in it"),
+    q: str | None = Query(None, max_length=100, description="names starting with this (spelling folded)"),
+    limit: int = Query(50, ge=1, le=MAX_LIMIT),
+    cursor: str | None = CURSOR,
+):
+    """Canonical entities by the number of articles naming them, filtered by type, country and name prefix."""
+    after = queries.decode_cursor(cursor, "entities")
+    offset = 0
+    if after is not None:
+        if not isinstance(after.get("o"), int) or not 0 <= after["o"] <= 1_000_000:
+            raise queries.InvalidCursor("malformed cursor", subject=cursor)
+        offset = after["o"]
+    web = _web(request)
+    args = (type, country.upper() if country else None, (q or "").strip() or None, limit + 1, offset)
+
+    def run():
+        return entity_views.entities(web.pool.get(), type=args[0], country=args[1], prefix=args[2], limit=args[3],
+                                offset=args[4])
+
+    try:
+        found = web.cache.get_or_compute(("api-entities", *args), run)
+    except StoreError as exc:
+        raise Unavailable(exc.message) from exc
+    more = len(found) > limit
+    return {"items": [_entity(e) for e in found[:limit]],
+            "next_cursor": queries.encode_cursor({"t": "entities", "o": offset + limit}) if more else None}
+
+
+@router.get("/entities/{entity_id}", response_model=EntityDetailOut, tags=["entities"],
+            summary="One entity: spellings, mentions per day, co-occurring entities, outlets, latest articles")
+def get_entity(request: Request, entity_id: int = Path(ge=1, le=2**53)):
+    """One entity with its spellings, mentions per day, the entities named beside it, outlets and latest articles."""
+    web = _web(request)
+    try:
+        view = web.cache.get_or_compute(("entity", entity_id),
+                                        lambda: entity_views.entity_view(web.pool.get(), entity_id))
+    except StoreError as exc:
+        raise Unavailable(exc.message) from exc
+    detail = view.detail
+    out = _entity(detail.entity)
+    out["spellings"] = [{"text": t, "count": n} for t, n in detail.spellings]
+    out["timeline"] = [{"day": d, "count": n} for d, n in detail.timeline]
+    out["cooccurring"] = [{"entity": _entity(e), "shared": n} for e, n in detail.cooccurring]
+    out["outlets"] = [{"source": s, "articles": n, "html_url": source_url(s)} for s, n in detail.outlets]
+    out["latest"] = [_summary(t) for t in view.latest]
+    return out

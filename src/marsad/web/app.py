@@ -14,8 +14,9 @@ from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -25,13 +26,16 @@ from . import admin, api, feeds, pages
 from .db import Cache, StorePool
 from .pagecache import PageCache
 from .render import Renderer
-from .security import SecurityHeaders, error_response
+from .security import SecurityHeaders, docs_csp, error_response
 from .settings import WebSettings
 from .similar import TitleIndex
 
 log = logging.getLogger("marsad.web")
 
 STATIC = Path(str(resources.files("marsad.web").joinpath("static")))
+# Swagger UI's script, stylesheet and icon, shipped by the fastapi-offline package, so /docs works offline.
+SWAGGER_STATIC = Path(str(resources.files("fastapi_offline").joinpath("static")))
+SWAGGER_URL = "/static/swagger-ui"
 
 
 class Web:
@@ -66,14 +70,28 @@ def create_app(settings: WebSettings | None = None, **overrides) -> FastAPI:
 
     app = FastAPI(
         title="marsad API", version=__version__, description=API_DESCRIPTION, lifespan=lifespan,
-        openapi_url="/openapi.json", docs_url="/docs", redoc_url=None,
+        openapi_url="/openapi.json", docs_url=None, redoc_url=None,
         openapi_tags=[{"name": "articles"}, {"name": "search"}, {"name": "stories"}, {"name": "sources"},
-                      {"name": "tags"}],
+                      {"name": "tags"}, {"name": "entities"}],
     )
     app.state.web = web
     app.add_middleware(PageCache, web=web)  # inside SecurityHeaders, so kept answers get fresh headers
     app.add_middleware(SecurityHeaders, max_query_bytes=4096)
+    app.mount(SWAGGER_URL, StaticFiles(directory=SWAGGER_STATIC), name="swagger-ui")  # before /static
     app.mount("/static", StaticFiles(directory=STATIC), name="static")
+
+    @app.get("/docs", include_in_schema=False)
+    def docs(request: Request):
+        """Swagger UI over /openapi.json, its assets served from this server (nothing from a CDN)."""
+        root = request.scope.get("root_path", "")
+        page = get_swagger_ui_html(
+            openapi_url=f"{root}{app.openapi_url}", title=f"{app.title} - Swagger UI",
+            swagger_js_url=f"{root}{SWAGGER_URL}/swagger-ui-bundle.js",
+            swagger_css_url=f"{root}{SWAGGER_URL}/swagger-ui.css",
+            swagger_favicon_url=f"{root}{SWAGGER_URL}/favicon.png", oauth2_redirect_url=None)
+        page.headers["content-security-policy"] = docs_csp(page.body)
+        return page
+
     app.include_router(api.router)
     app.include_router(feeds.router)
     app.include_router(admin.router)

@@ -52,11 +52,12 @@ def forget() -> None:
         _modules.clear()
 
 
-def _call(module: str, function: str, *args, **kwargs) -> Any | None:
+def _call(module: str, function: str, *args, _use=None, **kwargs) -> Any | None:
     found = optional_module(module)
     func = getattr(found, function, None) if found else None
     if func is None:
         return None
+    func = _use or func
     try:
         return func(*args, **kwargs)
     except NotFound:
@@ -84,6 +85,27 @@ def get_story(store, story_id: str):
 def related_articles(store, article_id: str, *, limit: int = 10) -> list | None:
     """`marsad.stories.related_articles`, or None when stories are not available."""
     return _call("marsad.stories", "related_articles", store, article_id, limit=limit)
+
+
+def related_refs(store, article_id: str, *, limit: int = 10) -> list[tuple[str, str, float]] | None:
+    """`related_articles` as (article id, kind, score), or None when stories are not available.
+
+    With marsad's own `related_articles` (what `marsad.stories` exports) this is
+    `marsad.related.related_ids`, which does not read the related articles' full rows.
+    """
+    found = optional_module("marsad.stories")
+    func = getattr(found, "related_articles", None) if found else None
+    if func is None:
+        return None
+    from .. import related
+
+    if func is related.related_articles:
+        refs = _call("marsad.stories", "related_articles", store, article_id, limit=limit, _use=related.related_ids)
+        return refs
+    items = _call("marsad.stories", "related_articles", store, article_id, limit=limit)
+    if items is None:
+        return None
+    return [(r.article.id, r.kind, float(getattr(r, "score", 0.0) or 0.0)) for r in items]
 
 
 def article_entities(store, article_id: str):

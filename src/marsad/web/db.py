@@ -26,8 +26,20 @@ class StorePool:
         self._lock = threading.Lock()
         self._opened: list[SQLiteStore] = []
 
+    @property
+    def postgres(self) -> bool:
+        """Whether the database is PostgreSQL (one thread-safe `PostgresStore` then serves every thread)."""
+        return self.path.startswith(("postgresql://", "postgres://"))
+
     def get(self) -> SQLiteStore:
         """This thread's store."""
+        if self.postgres:
+            with self._lock:
+                if not self._opened:
+                    from ..store.postgres import PostgresStore
+
+                    self._opened.append(PostgresStore(self.path))
+                return self._opened[0]
         store = getattr(self._local, "store", None)
         if store is None:
             store = SQLiteStore(self.path)
@@ -42,6 +54,8 @@ class StorePool:
         In WAL mode a commit appends to the -wal file and a checkpoint rewrites the main
         file, so their sizes and modification times are a cheap change counter.
         """
+        if self.postgres:  # the newest article's pk: new articles show at once, other changes when entries expire
+            return (self.get().conn.execute("SELECT coalesce(max(pk), 0) FROM articles").fetchone()[0],)
         marks = []
         for suffix in ("", "-wal"):
             try:

@@ -12,6 +12,7 @@ from fastapi.responses import FileResponse, PlainTextResponse, RedirectResponse
 from ..errors import NotFound, StoreError
 from ..search import InvalidQuery, search
 from . import compat, queries
+from . import entities as entity_views
 from .i18n import translate
 from .render import PREFS_COOKIE, Prefs, article_url, prefs_of, source_url
 from .security import error_response
@@ -112,6 +113,9 @@ def search_page(
                 ("search", text, sort, offset),
                 lambda: search(web.pool.get(), text, limit=SEARCH_PAGE_SIZE, offset=offset, sort=sort, facets=True))
             context["query_text"] = text
+            facets = context["results"].facets
+            context["country_names"] = {code: entity_views.country_name(code) for code, _ in
+                                        (facets.place if facets else [])}
     except InvalidQuery as exc:
         context["error"] = exc.message_ar if prefs_of(request).lang == "ar" else exc.message
         status = 400
@@ -128,7 +132,7 @@ def search_page(
 def _article_view(store, article_id: str, titles) -> dict:
     article = store.get_article(article_id)
     found = compat.article_entities(store, article.id)
-    entities = [(name, kind, n) for _, kind, name, n in (found.entities if found else [])][:24]
+    entities = [(entity_id, name, kind, n) for entity_id, kind, name, n in (found.entities if found else [])][:24]
     outlet = None
     if article.source:
         try:
@@ -248,6 +252,57 @@ def tag_page(request: Request, tag: str, cursor: str | None = Query(None, max_le
     data = web.cache.get_or_compute(("tag", tag, cursor), compute)
     return _render(request, "list.html", kind="tag", heading=tag, cursor=cursor, outlet=None, tags=[],
                    feed=f"/tags/{quote(tag, safe='')}/feed", **data)
+
+
+# -- named entities ------------------------------------------------------------------------
+
+ENTITY_INDEX_SIZE = 24
+ENTITY_PAGE_SIZE = 100
+
+
+@router.get("/entities")
+def entities_page(request: Request, type: str | None = Query(None, pattern="^(PERS|LOC|ORG|MISC)$"),
+                  page: int = Query(1, ge=1, le=100)):
+    """The most named people, places, organisations and others; one type, a page at a time, with ?type=."""
+    web = _web(request)
+
+    def compute():
+        store = web.pool.get()
+        if type:
+            found = entity_views.entities(store, type=type, limit=ENTITY_PAGE_SIZE + 1,
+                                          offset=(page - 1) * ENTITY_PAGE_SIZE)
+            return {type: found}
+        return entity_views.index(store, per_type=ENTITY_INDEX_SIZE)
+
+    try:
+        groups = web.cache.get_or_compute(("entities", type, page), compute)
+    except StoreError as exc:
+        log.warning("entities unavailable: %s", exc)
+        return error_response(request, 503, detail="entities are not available on this server")
+    more = bool(type) and len(groups[type]) > ENTITY_PAGE_SIZE
+    if type:
+        groups = {type: groups[type][:ENTITY_PAGE_SIZE]}
+    return _render(request, "entities.html", groups=groups, kind=type, page=page, more=more,
+                   countries={code: entity_views.country_name(code) for items in groups.values()
+                              for code in {e.country for e in items if e.country}})
+
+
+@router.get("/entities/{entity_id}")
+def entity_page(request: Request, entity_id: str):
+    """One entity: its names, place on the map, mentions per day, company, outlets and latest articles."""
+    web = _web(request)
+    if not entity_id.isdecimal() or len(entity_id) > 15:
+        raise NotFound("no such entity", subject=entity_id[:64])
+    number = int(entity_id)
+    if str(number) != entity_id:  # /entities/007: one URL per entity
+        return RedirectResponse(f"/entities/{number}", status_code=301)
+    try:
+        view = web.cache.get_or_compute(("entity", number), lambda: entity_views.entity_view(web.pool.get(), number))
+    except StoreError as exc:
+        log.warning("entities unavailable: %s", exc)
+        return error_response(request, 503, detail="entities are not available on this server")
+    return _render(request, "entity.html", view=view, entity=view.detail.entity,
+                   land=entity_views.land_path() if view.point else "")
 
 
 # -- reader settings, and the small files browsers ask for ----------------------------------

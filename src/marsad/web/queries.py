@@ -12,8 +12,9 @@ import json
 import logging
 import re
 import sqlite3
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
+from urllib.parse import quote
 
 from ..errors import MarsadError, NotFound
 from ..models import Article, Source
@@ -79,7 +80,9 @@ def _lead(text: str, limit: int = LEAD_CHARS, title: str = "") -> str:
     scraps ("تعليقات ()") are skipped; cut at a word boundary."""
     kept = []
     for paragraph in text.split("\n"):
-        paragraph = " ".join(_URL.sub(" ", paragraph).split())
+        if "http" in paragraph or "www." in paragraph:  # the regex only when it can match (most have no link)
+            paragraph = _URL.sub(" ", paragraph)
+        paragraph = " ".join(paragraph.split())
         if not paragraph or paragraph == title.strip() or len(paragraph.split()) < 4:
             continue
         kept.append(paragraph)
@@ -247,6 +250,17 @@ def tag_count(store: SQLiteStore, tag: str) -> int:
     return store.conn.execute("SELECT count(*) FROM article_tags WHERE tag = ?", (tag,)).fetchone()[0]
 
 
+def hit_record(hit) -> dict:
+    """A search hit as the API answers it: `SearchHit.to_dict()` plus `html_url`, built with a shallow copy
+    (`to_dict` uses dataclasses.asdict, which deep-copies every field: 8x slower, ~0.2 ms a page)."""
+    record = {f.name: getattr(hit, f.name) for f in fields(hit)}
+    published = hit.published_at
+    record["published_at"] = published.strftime("%Y-%m-%dT%H:%M:%SZ") if published else None
+    record["score"] = round(hit.score, 4)
+    record["html_url"] = f"/articles/{quote(hit.id, safe='')}"
+    return record
+
+
 # -- search forms ------------------------------------------------------------------------
 
 
@@ -291,11 +305,10 @@ def related(store: SQLiteStore, article: Article, *, limit: int = 8, titles: Tit
     """Articles to read next: marsad.stories' relations when it is there, then read-also links, then
     similar headlines, until *limit*."""
     out: list[RelatedItem] = []
-    found = compat.related_articles(store, article.id, limit=limit)
+    found = compat.related_refs(store, article.id, limit=limit)
     if found:
-        by_id = {t.id: t for t in teasers(store, [r.article.id for r in found])}
-        out = [RelatedItem(by_id[r.article.id], r.kind, float(getattr(r, "score", 0.0) or 0.0))
-               for r in found if r.article.id in by_id]
+        by_id = {t.id: t for t in teasers(store, [i for i, _, _ in found])}
+        out = [RelatedItem(by_id[i], kind, score) for i, kind, score in found if i in by_id]
     seen = {article.id, *(item.teaser.id for item in out)}
     if len(out) < limit:
         linked = [link.to_id for link in store.links_from(article.id)]

@@ -146,6 +146,11 @@ def tag_url(tag: str) -> str:
     return f"/tags/{quote(tag, safe='')}"
 
 
+def entity_url(entity_id: int) -> str:
+    """A named entity's page."""
+    return f"/entities/{int(entity_id)}"
+
+
 def search_url(**params) -> str:
     """A search page with these parameters (defaults left out)."""
     kept = {k: v for k, v in params.items()
@@ -182,7 +187,7 @@ class Renderer:
             undefined=jinja2.StrictUndefined,
         )
         self.env.globals.update(article_url=article_url, story_url=story_url, source_url=source_url,
-                                tag_url=tag_url, search_url=search_url, month_end=month_end,
+                                tag_url=tag_url, search_url=search_url, month_end=month_end, entity_url=entity_url,
                                 static_version=_static_version(),
                                 admin_enabled=bool(settings.admin_token))
         self.env.filters["marked"] = lambda html: Markup(safe_marked(html))

@@ -21,8 +21,10 @@ def serve(settings: WebSettings, *, host: str = "127.0.0.1", port: int = 8000, w
 
     announce(f"marsad is serving {settings.db} at {url_of(host, port)}  (API docs: {url_of(host, port)}docs; "
              "Ctrl-C stops)")
+    # Below "info" the access log prints nothing, yet uvicorn would still build each line's arguments.
     options = {"host": host, "port": port, "log_level": log_level, "proxy_headers": False,
-               "server_header": False, "timeout_graceful_shutdown": 5}
+               "server_header": False, "timeout_graceful_shutdown": 5,
+               "access_log": log_level in ("trace", "debug", "info")}
     if workers > 1:
         # Worker processes import the app themselves; they rebuild the same settings from the environment.
         os.environ.update(settings.to_env())

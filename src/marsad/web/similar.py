@@ -49,9 +49,9 @@ class TitleIndex:
         self.row_of: dict[str, int] = {}
         self.last_pk = 0
         self.built_at = time.monotonic()
-        self._idf_of: dict[str, float] = {}
-        self._norm_of: dict[int, float] = {}
-        self._weights_at = 0
+        self._idf_of: dict[str, float] = {}  # term -> IDF
+        self._norm_of: list[float] = []  # row -> norm of its IDF-weighted terms
+        self._weights_at = 0  # how many headlines the weights were computed over
 
     def refresh(self, store) -> None:
         """Add the articles stored since the last refresh (all of them the first time)."""
@@ -80,22 +80,26 @@ class TitleIndex:
                     self.df[term] += 1
                 self.last_pk = pk
 
-    def _idf(self, term: str) -> float:
-        # IDF and row norms are kept between lookups and recomputed once the index grew by 2%.
-        if len(self.ids) > self._weights_at * 1.02:
-            self._idf_of.clear()
-            self._norm_of.clear()
-            self._weights_at = len(self.ids)
-        value = self._idf_of.get(term)
-        if value is None:
-            value = self._idf_of[term] = math.log(1 + max(len(self.ids), 1) / self.df[term])
-        return value
+    def _weights(self) -> None:
+        """IDF of every term and the norm of every headline, computed at once (caller holds the lock).
 
-    def _norm(self, row: int) -> float:
-        value = self._norm_of.get(row)
-        if value is None:
-            value = self._norm_of[row] = math.sqrt(sum(self._idf(t) ** 2 for t in self.terms[row]))
-        return value
+        Recomputed once the index grew by 2% since the last time, so a lookup only reads dicts
+        (computing them lazily cost a lookup ~0.3 ms on 31k headlines, most of its time).
+        """
+        log = math.log
+        if self._weights_at and len(self.ids) <= self._weights_at * 1.02:
+            idf, norms, total = self._idf_of, self._norm_of, self._weights_at
+            for terms in self.terms[len(norms):]:  # headlines added since: weighed with the IDF in force
+                for term in terms:
+                    if term not in idf:
+                        idf[term] = log(1 + total / self.df[term])
+                norms.append(math.sqrt(sum(idf[t] ** 2 for t in terms)))
+            return
+        total = max(len(self.ids), 1)
+        idf = {term: log(1 + total / n) for term, n in self.df.items()}
+        self._idf_of = idf
+        self._norm_of = [math.sqrt(sum(idf[t] ** 2 for t in terms)) for terms in self.terms]
+        self._weights_at = len(self.ids)
 
     def similar(self, article_id: str, title: str, published_at: datetime | None, source: str | None = None,
                 *, limit: int = 8) -> list[tuple[str, float]]:
@@ -106,7 +110,9 @@ class TitleIndex:
         when = published_at.timestamp() if published_at else None
         window = WINDOW_DAYS * 86400
         with self._lock:
-            idf = {t: self._idf(t) for t in terms if self.df.get(t)}
+            self._weights()
+            idf_of, norm_of = self._idf_of, self._norm_of
+            idf = {t: idf_of[t] for t in terms if t in idf_of}
             if not idf:
                 return []
             # Candidates share at least one distinctive term (in under COMMON_SHARE of headlines), so the
@@ -126,17 +132,20 @@ class TitleIndex:
                     rows = by_day.get(day)
                     if rows:
                         candidates.update(rows)
-            norm = math.sqrt(sum(w * w for w in idf.values()))
+            squared = {t: w * w for t, w in idf.items()}
+            norm = math.sqrt(sum(squared.values()))
+            known = frozenset(idf)
             own_title = title.strip()
             scored = []
+            dates, row_terms, ids = self.dates, self.terms, self.ids
             for row in candidates:
-                other = self.dates[row]
+                other = dates[row]
                 gap = abs(other - when) if other is not None and when is not None else 0.0
-                if gap > window or self.ids[row] == article_id:
+                if gap > window:
                     continue
-                common = [t for t in terms & self.terms[row] if t in idf]
-                score = sum(idf[t] ** 2 for t in common) / (norm * self._norm(row))
-                if score >= MIN_SCORE and (len(common) > 1 or score >= ONE_WORD_SCORE):
+                common = known & row_terms[row]
+                score = sum([squared[t] for t in common]) / (norm * norm_of[row])
+                if score >= MIN_SCORE and (len(common) > 1 or score >= ONE_WORD_SCORE) and ids[row] != article_id:
                     scored.append((score / (1 + gap / window), row))
             scored.sort(reverse=True)
             picked, titles = [], {own_title}
