@@ -26,8 +26,8 @@ def make(i: int, text: str = "نص الخبر") -> Article:
 
 def test_fresh_database_is_migrated_and_reopening_changes_nothing(pg_dsn):
     with PostgresStore(pg_dsn) as store:
-        # the Store protocol but save_enrichments (entities are SQLite-only so far; ingest skips them)
-        assert {n for n in dir(Store) if not n.startswith("_")} - set(dir(store)) == {"save_enrichments"}
+        # the whole Store protocol, entities included (marsad.enrich.entity_store's SQL through PostgresStore.conn)
+        assert {n for n in dir(Store) if not n.startswith("_")} - set(dir(store)) == set()
         assert store.schema_version == len(MIGRATIONS) == len(SQLITE_MIGRATIONS)
     with PostgresStore(pg_dsn) as again:
         assert again.migrate() == 0
@@ -148,9 +148,8 @@ def test_ingest_into_postgres_skips_enrichment_for_now(pg_store, tmp_path):
     assert ingest(pg_store, [str(corpus)]).unchanged == 2
 
 
-def test_entity_queries_say_they_are_not_supported_yet(pg_store):
-    with pytest.raises(StoreError, match="not yet supported on PostgreSQL"):
-        pg_store.list_entities()
+def test_entity_queries_on_an_empty_database(pg_store):
+    assert pg_store.list_entities() == []  # the full comparison with SQLite: test_postgres_entities.py
     assert pg_store.pending_enrichment("m") == []
     pg_store.upsert_articles([make(1)])
     assert pg_store.pending_enrichment("m") == [make(1).id]

@@ -1,45 +1,65 @@
 """`marsad backfill`: ingest large archives in parallel partitions on a Dask cluster.
 
-    report = backfill(["archive/*.jsonl.gz"], "postgresql://marsad@db/marsad", workers=2)
+    report = backfill(["archive/*.jsonl.gz", "crawl/*.warc.gz"], "postgresql://marsad@db/marsad", workers=2)
 
 In order:
 1. discover inputs and cut them into partitions: one per file (sharded JSONL(.gz) and WARC
    files are already shards), folders of text pages in groups of `pages_per_partition`;
    each partition has a key from its files' paths, sizes and modification times;
-2. skip partitions whose key is marked done in the state folder (a re-run resumes);
-3. on the cluster (`scheduler=tcp://HOST:8786`, or a LocalCluster of `workers` processes):
-   parse each partition (marsad.ingest.files.read_input), write it to Parquet, and on
-   PostgreSQL store it from the worker (many writers are safe there); a failed partition
-   is retried `retries` times; PostgreSQL loads go by COPY (`PostgresStore.copy_articles`);
-4. on SQLite (one writer), the client stores each finished partition's articles as they arrive;
-5. mark each stored partition done and report progress.
+2. skip storing partitions whose key is marked done in the state folder (a re-run resumes);
+3. on the cluster (`scheduler=tcp://HOST:8786`, or a LocalCluster of `workers` processes), one
+   task per partition (retried `retries` times when it fails): parse (marsad.ingest.files,
+   WARC responses through warcio and the crawler's extractor), write ``part-KEY.parquet``,
+   and compute each article's duplicate keys (MinHash LSH band keys and exact fingerprints,
+   exactly as marsad.dedup's engine does);
+4. near duplicates across partitions: every partition's (key, article) pairs are hashed into
+   buckets, each bucket goes to one task (the shuffle between workers), which links articles
+   sharing a key; on the client a union-find turns the links into candidate sets; each set is
+   decided by marsad.dedup's engine in input order on a worker (an article's decision depends
+   only on articles sharing a key with it, so this gives the groups a one-process ingest gives);
+5. store: on PostgreSQL each partition is written by a worker task (COPY, many writers are
+   safe there) and the duplicate groups go into ``dedup_articles``; on SQLite (one writer) the
+   client stores the partitions in input order, so the database matches `marsad ingest`'s,
+   story stage included; with `parquet_dir` the groups are also written to ``duplicates.parquet``;
+6. mark each stored partition done and report progress.
 
-Not yet here (see docs/scaling.md): near-duplicate detection across partitions (LSH band
-keys shuffled between workers), story assignment and enrichment run after the load.
+Story assignment on PostgreSQL and enrichment on the workers are not here yet (see docs/scaling.md).
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from pathlib import Path
 
 from .errors import MarsadError
-from .ingest.files import discover_inputs, read_input
+from .ingest.files import InputItem, discover_inputs, read_input
 
 PAGES_PER_PARTITION = 500
 RETRIES = 2
+BUCKETS = 16  # shuffle buckets for duplicate keys (one linking task each)
+WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
+FAIL_ONCE_ENV = "MARSAD_BACKFILL_FAIL_ONCE"  # tests: a folder; each partition fails once (retries are tested)
+
+log = logging.getLogger("marsad.backfill")
 
 
 @dataclass(frozen=True)
 class Partition:
-    """Files processed together by one task; `key` changes when any of them changes."""
+    """Files processed together by one task; `key` changes when any of them changes.
+
+    `records` = (first, end) limits a partition to those records (0-based; end None: to the end) of its
+    one JSONL file.
+    """
 
     key: str
     paths: tuple[str, ...]
+    records: tuple[int, int | None] | None = None
 
 
 @dataclass
@@ -47,12 +67,14 @@ class PartitionResult:
     """What one partition produced."""
 
     key: str
-    articles: list = field(default_factory=list)  # only when the client stores them (SQLite)
+    index: int = 0
+    articles: list = field(default_factory=list)
     new: int = 0
     updated: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     parquet: str | None = None
+    buckets: list = field(default_factory=list)  # BUCKETS arrays of (key, ord) pairs, ord = index << 32 | position
 
 
 @dataclass
@@ -65,6 +87,7 @@ class BackfillReport:
     updated: int = 0
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
+    duplicate_groups: list[list[str]] = field(default_factory=list)  # article ids, first stored first
     seconds: float = 0.0
 
     @property
@@ -72,58 +95,356 @@ class BackfillReport:
         """Articles read, whether stored anew or not."""
         return self.new + self.updated + self.unchanged
 
+    @property
+    def duplicates(self) -> int:
+        """Articles that copy an earlier one."""
+        return sum(len(g) - 1 for g in self.duplicate_groups)
 
-def partitions(inputs: list[str], *, pages_per_partition: int = PAGES_PER_PARTITION
-               ) -> tuple[list[Partition], list[tuple[str, str]]]:
-    """Cut the inputs into partitions (and list the inputs that were not found)."""
-    paths, missing = discover_inputs(inputs)
+
+# -- partitions and reading -----------------------------------------------------------------------
+
+
+def _is_warc(path: str | Path) -> bool:
+    return str(path).lower().endswith(WARC_SUFFIXES)
+
+
+def _split_warc(inputs: list[str]) -> tuple[list[str], list[Path]]:
+    """WARC files named, globbed or inside folders (discover_inputs knows only pages and JSONL)."""
+    import glob
+
+    rest, warcs = [], []
+    for spec in inputs:
+        path = Path(spec)
+        if path.is_file() and _is_warc(path):
+            warcs.append(path)
+        elif path.is_dir():
+            found = sorted(p for p in path.rglob("*") if p.is_file() and _is_warc(p))
+            warcs += found
+            if not found or any(p.is_file() and not _is_warc(p) for p in path.rglob("*")):
+                rest.append(spec)
+        elif not path.exists() and any(_is_warc(p) for p in glob.glob(spec, recursive=True)):
+            matches = sorted(Path(p) for p in glob.glob(spec, recursive=True) if Path(p).is_file())
+            warcs += [p for p in matches if _is_warc(p)]
+            if any(not _is_warc(p) for p in matches):
+                rest.append(spec)
+        else:
+            rest.append(spec)
+    return rest, list(dict.fromkeys(warcs))
+
+
+def _count_records(path: Path) -> int:
+    """Non-empty lines of a JSONL(.gz) file (what read_input yields one item each for)."""
+    import gzip
+
+    opener = gzip.open if path.name.lower().endswith(".gz") else open
+    try:
+        with opener(path, "rb") as fh:
+            return sum(1 for line in fh if line.strip())
+    except (OSError, EOFError):
+        return 0  # unreadable: one partition reports why
+
+
+def partitions(inputs: list[str], *, pages_per_partition: int = PAGES_PER_PARTITION,
+               records_per_partition: int | None = None) -> tuple[list[Partition], list[tuple[str, str]]]:
+    """Cut the inputs into partitions, in input order (and list the inputs that were not found).
+
+    With *records_per_partition*, a JSONL file holding more records is cut into several partitions
+    (each reads the file and keeps its range), so one large dump still spreads over the workers.
+    """
+    rest, warcs = _split_warc(inputs)
+    paths, missing = discover_inputs(rest) if rest else ([], [])
     singles = [p for p in paths if p.suffix not in (".txt", ".html", ".htm")]
     pages = [p for p in paths if p not in set(singles)]
     groups = [[p] for p in singles] + [pages[i : i + pages_per_partition]
-                                       for i in range(0, len(pages), pages_per_partition)]
+                                       for i in range(0, len(pages), pages_per_partition)] + [[w] for w in warcs]
     out = []
     for group in groups:
         digest = hashlib.sha1()
         for path in group:
             stat = path.stat()
             digest.update(f"{path.resolve()}\x00{stat.st_size}\x00{stat.st_mtime_ns}\n".encode())
-        out.append(Partition(digest.hexdigest()[:20], tuple(str(p) for p in group)))
+        key = digest.hexdigest()[:20]
+        if records_per_partition and len(group) == 1 and not _is_warc(group[0]) and \
+                group[0].suffix not in (".txt", ".html", ".htm"):
+            total = _count_records(group[0])
+            if total > records_per_partition:
+                for first in range(0, total, records_per_partition):
+                    end = first + records_per_partition
+                    end = end if end < total else None  # the last one reads to the end
+                    tag = hashlib.sha1(f"{key}:{first}:{end}".encode()).hexdigest()[:20]
+                    out.append(Partition(tag, (str(group[0]),), (first, end)))
+                continue
+        out.append(Partition(key, tuple(str(p) for p in group)))
     return out, missing
 
 
-def process_partition(partition: Partition, db: str | None, parquet_dir: str | None) -> PartitionResult:
-    """Parse one partition; write it to Parquet; store it when *db* is given (a Dask task)."""
-    from .export import article_to_record, write_parquet
-    from .pipeline import store_articles
+def read_warc(path: str | Path) -> Iterator[InputItem]:
+    """Articles from a WARC file's HTML responses (warcio), extracted as the crawler extracts pages."""
+    from warcio.archiveiterator import ArchiveIterator
 
-    result = PartitionResult(partition.key)
+    from .errors import ParseError
+    from .ingest.crawl import article_from_page
+    from .ingest.extract import extract_page
+    from .ingest.feeds import FeedEntry
+    from .ingest.fetch import decode_body
+
+    with open(path, "rb") as fh:
+        for number, record in enumerate(ArchiveIterator(fh, arc2warc=True)):
+            if record.rec_type != "response" or record.http_headers is None:
+                continue
+            url = record.rec_headers.get_header("WARC-Target-URI") or ""
+            where = f"{path}#{number}:{url}"
+            status = record.http_headers.get_statuscode()
+            content_type = record.http_headers.get_header("Content-Type") or ""
+            if status != "200" or ("html" not in content_type.lower() and content_type):
+                continue
+            body = record.content_stream().read()
+            when = record.rec_headers.get_header("WARC-Date")
+            try:
+                fetched = datetime.fromisoformat(when.replace("Z", "+00:00")) if when else None
+            except ValueError:
+                fetched = None
+            try:
+                text, _ = decode_body(body, content_type, subject=url)
+                page = extract_page(text, url)
+                article = article_from_page(page, FeedEntry(url=url), source=None, feed_url=None, final_url=url,
+                                            fetched_at=fetched)
+                article.origin = str(path)
+            except (ParseError, MarsadError) as exc:
+                yield InputItem(where, error=exc.message, skipped=True)
+                continue
+            yield InputItem(where, articles=[article])
+
+
+def _items(path: str) -> Iterator[InputItem]:
+    return read_warc(path) if _is_warc(path) else read_input(Path(path))
+
+
+# -- duplicate keys (the mapper side of the shuffle) ------------------------------------------------
+
+
+def _time(article, default: float) -> float:
+    """The time marsad.stories gives an article: published, else fetched, else stored (here: the run's start)."""
+    when = article.published_at or article.fetched_at
+    return when.timestamp() if when else default
+
+
+def _features(articles: list) -> list:
+    from .stories.indexer import featurizer
+
+    fz = featurizer()
+    return [fz.features(a.title, a.text.split("\n") if a.text else []) for a in articles]
+
+
+def _key_buckets(articles: list, index: int, buckets: int) -> list:
+    """(key, ord) pairs of every non-empty duplicate key, split into *buckets* by key."""
+    import numpy as np
+
+    from .dedup.engine import DedupEngine
+
+    if not articles:
+        return [np.empty((0, 2), dtype=np.uint64) for _ in range(buckets)]
+    bands, fps, titled = DedupEngine().keys_for(_features(articles))
+    n = len(articles)
+    ords = (np.uint64(index) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
+    # One key space: band keys (uint32, salted per band) apart from the two 64-bit fingerprint kinds.
+    # A collision between kinds only joins two candidate sets; the engine then decides as usual.
+    parts = [(bands.astype(np.uint64).ravel() | (np.uint64(1) << np.uint64(62)), np.repeat(ords, bands.shape[1]),
+              bands.ravel() != 0),
+             (fps * np.uint64(0x9E3779B97F4A7C15), ords, fps != 0),
+             (titled * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(1), ords, titled != 0)]
+    keys = np.concatenate([k[m] for k, _, m in parts])
+    owners = np.concatenate([o[m] for _, o, m in parts])
+    which = (keys * np.uint64(0xFF51AFD7ED558CCD)) >> np.uint64(58)  # top bits: the bucket
+    which = (which % np.uint64(buckets)).astype(np.int64)
+    pairs = np.stack([keys, owners], axis=1)
+    return [pairs[which == b] for b in range(buckets)]
+
+
+def _fail_once(partition: Partition) -> None:
+    folder = os.environ.get(FAIL_ONCE_ENV)
+    if folder:
+        marker = Path(folder) / partition.key
+        if not marker.exists():
+            marker.write_text("failed once\n")
+            raise RuntimeError(f"injected failure of partition {partition.key} (first attempt)")
+
+
+def process_partition(partition: Partition, db: str | None, parquet_dir: str | None, *, index: int = 0,
+                      write_parquet_file: bool = True, buckets: int = BUCKETS) -> PartitionResult:
+    """Parse one partition, write it to Parquet and compute its duplicate keys (a Dask task).
+
+    With *db* the articles are stored from here too (PostgreSQL, where workers write at once).
+    """
+    from .export import article_to_record, write_parquet
+
+    _fail_once(partition)
+    result = PartitionResult(partition.key, index)
     articles = []
     for path in partition.paths:
-        for item in read_input(Path(path)):
+        items = _items(path)
+        if partition.records is not None:
+            from itertools import islice
+
+            items = islice(items, *partition.records)
+        for item in items:
             if item.error:
                 if not item.skipped:
                     result.failed.append((item.where, item.error))
                 continue
             articles.extend(item.articles)
-    if parquet_dir:
+    if parquet_dir and write_parquet_file:
         target = Path(parquet_dir) / f"part-{partition.key}.parquet"
         partial = target.with_suffix(".parquet.partial")
         write_parquet((article_to_record(a) for a in articles), str(partial))
         os.replace(partial, target)  # a half-written file never looks finished
         result.parquet = str(target)
+    result.articles = articles
+    result.buckets = _key_buckets(articles, index, buckets)
     if db:
-        from .store import open_store
-
-        with open_store(db) as store:
-            known = {s.name for s in store.list_sources()}
-            for start in range(0, len(articles), 5000):
-                outcome = store_articles(store, articles[start : start + 5000], known_sources=known, bulk=True)
-                result.new += len(outcome.new)
-                result.updated += len(outcome.updated)
-                result.unchanged += len(outcome.unchanged)
-    else:
-        result.articles = articles
+        store_partition(result, db)
     return result
+
+
+def store_partition(result: PartitionResult, db: str) -> PartitionResult:
+    """Store a parsed partition's articles (bulk: COPY on PostgreSQL); counts go into *result*."""
+    from .pipeline import store_articles
+    from .store import open_store
+
+    with open_store(db) as store:
+        # The incremental story stage is sequential by nature: it does not run per partition here
+        # (duplicates are found across partitions by the backfill itself).
+        store.runs_story_stage = False
+        known = {s.name for s in store.list_sources()}
+        for start in range(0, len(result.articles), 5000):
+            outcome = store_articles(store, result.articles[start : start + 5000], known_sources=known, bulk=True)
+            result.new += len(outcome.new)
+            result.updated += len(outcome.updated)
+            result.unchanged += len(outcome.unchanged)
+    return result
+
+
+def _store_task(result: PartitionResult, db: str) -> tuple[int, int, int, list]:
+    done = store_partition(result, db)
+    return done.new, done.updated, done.unchanged, done.failed
+
+
+def _bucket(result: PartitionResult, b: int):
+    return result.buckets[b]
+
+
+# -- the shuffle's reducer side, and the decisions ---------------------------------------------------
+
+
+def link_bucket(*parts) -> "object":
+    """Links (ord, ord) between articles sharing a key, for one bucket of keys from every partition."""
+    import numpy as np
+
+    pairs = np.concatenate([p for p in parts if len(p)]) if any(len(p) for p in parts) else \
+        np.empty((0, 2), dtype=np.uint64)
+    if len(pairs) < 2:
+        return np.empty((0, 2), dtype=np.uint64)
+    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
+    pairs = pairs[order]
+    same = np.flatnonzero(pairs[1:, 0] == pairs[:-1, 0])
+    links = np.stack([pairs[same, 1], pairs[same + 1, 1]], axis=1)
+    links = links[links[:, 0] != links[:, 1]]
+    return np.unique(links, axis=0) if len(links) else links
+
+
+def _components(links: list) -> list[list[int]]:
+    """Connected sets (two or more articles) of the links, each sorted by ord."""
+    parent: dict[int, int] = {}
+
+    def find(x: int) -> int:
+        root = x
+        while parent.get(root, root) != root:
+            root = parent[root]
+        while parent.get(x, x) != root:
+            parent[x], x = root, parent[x]
+        return root
+
+    for block in links:
+        for a, b in block.tolist():
+            parent.setdefault(a, a)
+            parent.setdefault(b, b)
+            ra, rb = find(a), find(b)
+            if ra != rb:
+                parent[max(ra, rb)] = min(ra, rb)
+    sets: dict[int, list[int]] = {}
+    for x in list(parent):
+        sets.setdefault(find(x), []).append(x)
+    return [sorted(members) for members in sets.values() if len(members) > 1]
+
+
+def decide_components(components: list[list[int]], start: float, *results: PartitionResult
+                      ) -> list[tuple[int, int, str | None, int | None, float]]:
+    """Run marsad.dedup's engine over each candidate set in input order (a Dask task).
+
+    Returns (ord, group ord, kind, match ord, score) for every article in a group of two or more.
+    An id seen twice (the same article in two inputs) counts at its first place, as a store keeps it.
+    """
+    from .dedup.engine import DedupEngine
+
+    by_index = {r.index: r for r in results}
+    out = []
+    for members in components:
+        first: dict[str, int] = {}
+        articles = {}
+        for o in members:
+            article = by_index[o >> 32].articles[o & 0xFFFFFFFF]
+            if article.id not in first:
+                first[article.id] = o
+                articles[o] = article
+        ords = sorted(articles)
+        if len(ords) < 2:
+            continue
+        engine = DedupEngine()
+        keys = list(range(1, len(ords) + 1))  # compact keys, in input order (ties break the same way)
+        chosen = [articles[o] for o in ords]
+        decisions = engine.process(keys, _features(chosen), [_time(a, start) for a in chosen])
+        for key, o, decision in zip(keys, ords, decisions):
+            group = engine.group_of(key)
+            if len(engine.members.get(group, [])) < 2:
+                continue
+            match = ords[decision.match - 1] if decision.match else None
+            out.append((o, ords[group - 1], decision.kind, match, float(decision.score)))
+    return out
+
+
+def _save_groups_postgres(db: str, rows: list[tuple[str, str, str | None, str | None, float]]) -> None:
+    """Duplicate groups into PostgreSQL's dedup_articles (article, group's first article, match, kind, score)."""
+    from .store.postgres import PostgresStore
+
+    if not rows:
+        return
+    with PostgresStore(db, max_size=1) as store, store.atomic() as conn:
+        conn.execute(
+            """INSERT INTO dedup_articles (article_pk, group_pk, match_pk, kind, score)
+               SELECT a.pk, g.pk, m.pk, x.kind, x.score
+               FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::float8[])
+                    AS x(id, group_id, match_id, kind, score)
+               JOIN articles a ON a.id = x.id JOIN articles g ON g.id = x.group_id
+               LEFT JOIN articles m ON m.id = x.match_id
+               ON CONFLICT (article_pk) DO UPDATE SET group_pk = excluded.group_pk, match_pk = excluded.match_pk,
+                   kind = excluded.kind, score = excluded.score""",
+            [list(c) for c in zip(*rows)])
+
+
+def _write_groups_parquet(path: Path, rows: list[tuple[str, str, str | None, str | None, float]]) -> None:
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    columns = list(zip(*rows)) if rows else [[], [], [], [], []]
+    table = pa.table({"id": pa.array(columns[0], pa.string()), "group_id": pa.array(columns[1], pa.string()),
+                      "match_id": pa.array(columns[2], pa.string()), "kind": pa.array(columns[3], pa.string()),
+                      "score": pa.array(columns[4], pa.float64())})
+    partial = path.with_suffix(".parquet.partial")
+    pq.write_table(table, partial)
+    os.replace(partial, path)
+
+
+# -- the run ----------------------------------------------------------------------------------------
 
 
 def _state_dir(db: str, parquet_dir: str | None, state_dir: str | None) -> Path:
@@ -144,20 +465,25 @@ def backfill(
     parquet_dir: str | None = None,
     state_dir: str | None = None,
     pages_per_partition: int = PAGES_PER_PARTITION,
+    records_per_partition: int | None = None,
     retries: int = RETRIES,
+    buckets: int = BUCKETS,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BackfillReport:
-    """Ingest *inputs* into the store *db* (a path or URL) in parallel partitions on Dask.
+    """Ingest *inputs* into the store *db* (a path or URL) in parallel partitions on Dask, with
+    near-duplicate detection across partitions.
 
     :param scheduler: address of a running Dask scheduler; None starts a LocalCluster of *workers* processes.
-    :param parquet_dir: also write each partition to ``part-KEY.parquet`` there.
+    :param parquet_dir: also write each partition to ``part-KEY.parquet`` there, and the groups to
+        ``duplicates.parquet``.
     :param state_dir: where finished partitions are marked (default: PARQUET_DIR/_done, else .marsad-backfill/).
-    :param on_progress: called as (partitions done, partitions to do).
+    :param records_per_partition: cut JSONL files holding more records into partitions of this many.
+    :param on_progress: called as (partitions stored, partitions to store).
     """
     import time
 
     try:
-        from distributed import Client, LocalCluster, as_completed
+        from distributed import Client, LocalCluster
     except ImportError as exc:
         raise MarsadError(f"marsad backfill needs Dask ({exc}); run: pip install 'marsad[dask]'") from exc
 
@@ -165,19 +491,26 @@ def backfill(
     from .store import open_store, resolve_db
 
     started = time.perf_counter()
+    start_ts = datetime.now(timezone.utc).replace(microsecond=0).timestamp()
     db = resolve_db(db)
     shared_writer = db.startswith(("postgresql://", "postgres://"))
     report = BackfillReport()
-    todo, missing = partitions(inputs, pages_per_partition=pages_per_partition)
+    todo, missing = partitions(inputs, pages_per_partition=pages_per_partition,
+                               records_per_partition=records_per_partition)
     report.failed.extend(missing)
     report.partitions = len(todo)
     done_dir = _state_dir(db, parquet_dir, state_dir)
     done_dir.mkdir(parents=True, exist_ok=True)
     if parquet_dir:
         Path(parquet_dir).mkdir(parents=True, exist_ok=True)
-    pending = [p for p in todo if not (done_dir / p.key).exists()]
+    pending = {p.key for p in todo if not (done_dir / p.key).exists()}
     report.skipped = len(todo) - len(pending)
-    if not pending:
+    # Duplicates are decided over every partition, so the groups are marked done for the whole set.
+    groups_mark = done_dir / ("groups-" + hashlib.sha1("".join(p.key for p in todo).encode()).hexdigest()[:20])
+    if not pending and groups_mark.exists():
+        report.duplicate_groups = json.loads(groups_mark.read_text(encoding="utf-8"))
+        return report
+    if not todo:
         return report
     # The store is opened (and migrated) once here, before workers race to open it.
     with open_store(db) as store:
@@ -187,34 +520,97 @@ def backfill(
                                                       dashboard_address=None, silence_logs=logging.CRITICAL)
         try:
             with Client(scheduler or cluster) as client:
-                futures = [client.submit(process_partition, p, db if shared_writer else None, parquet_dir,
-                                         key=f"marsad-partition-{p.key}", retries=retries, pure=False)
-                           for p in pending]
-                by_key = {f.key: p for f, p in zip(futures, pending)}
+                parsed = [client.submit(process_partition, p, None, parquet_dir, index=i,
+                                        write_parquet_file=p.key in pending, buckets=buckets,
+                                        key=f"marsad-parse-{p.key}-{i}", retries=retries, pure=False)
+                          for i, p in enumerate(todo)]
+                stored = {}
+                if shared_writer:  # each worker writes its own partitions
+                    stored = {i: client.submit(_store_task, parsed[i], db, key=f"marsad-store-{p.key}-{i}",
+                                               retries=retries, pure=False)
+                              for i, p in enumerate(todo) if p.key in pending}
                 done = 0
-                for future in as_completed(futures):
-                    partition = by_key[future.key]
+                ok: list[int] = []
+                for i, partition in enumerate(todo):  # in input order: SQLite's pks follow one-process ingest's
+                    where = ",".join(partition.paths)[:200]
                     try:
-                        result: PartitionResult = future.result()
+                        if shared_writer:
+                            failure = parsed[i].exception()  # waits; the articles stay on the worker
+                            if failure is not None:
+                                raise failure
+                            if i in stored:
+                                new, updated, unchanged, failed = stored[i].result()
+                                report.new += new
+                                report.updated += updated
+                                report.unchanged += unchanged
+                                report.failed.extend(failed)
+                        else:
+                            result: PartitionResult = parsed[i].result()
+                            if partition.key in pending:
+                                report.failed.extend(result.failed)
+                                for start in range(0, len(result.articles), 500):
+                                    outcome = store_articles(store, result.articles[start : start + 500],
+                                                             known_sources=known)
+                                    report.new += len(outcome.new)
+                                    report.updated += len(outcome.updated)
+                                    report.unchanged += len(outcome.unchanged)
                     except Exception as exc:  # noqa: BLE001 - a partition that failed all its retries
-                        report.failed.append((",".join(partition.paths)[:200], f"{type(exc).__name__}: {exc}"))
+                        report.failed.append((where, f"{type(exc).__name__}: {exc}"))
                         continue
-                    if not shared_writer:
-                        for start in range(0, len(result.articles), 500):
-                            outcome = store_articles(store, result.articles[start : start + 500], known_sources=known)
-                            result.new += len(outcome.new)
-                            result.updated += len(outcome.updated)
-                            result.unchanged += len(outcome.unchanged)
-                    report.new += result.new
-                    report.updated += result.updated
-                    report.unchanged += result.unchanged
-                    report.failed.extend(result.failed)
-                    (done_dir / partition.key).write_text(",".join(partition.paths) + "\n", encoding="utf-8")
-                    done += 1
-                    if on_progress:
-                        on_progress(done, len(pending))
+                    ok.append(i)
+                    if partition.key in pending:
+                        (done_dir / partition.key).write_text(",".join(partition.paths) + "\n", encoding="utf-8")
+                        done += 1
+                        if on_progress:
+                            on_progress(done, len(pending))
+
+                # The shuffle: bucket b of every partition goes to one linking task.
+                links = [client.submit(link_bucket, *[client.submit(_bucket, parsed[i], b, pure=False) for i in ok],
+                                       key=f"marsad-links-{b}", pure=False)
+                         for b in range(buckets)]
+                components = _components(client.gather(links))
+                # Candidate sets in batches, each sent to a worker with the partitions it reads.
+                batches: list[list[list[int]]] = []
+                size, limit = 0, max(64, sum(map(len, components)) // max(1, 4 * workers) + 1)
+                for members in components:
+                    if not batches or size >= limit:
+                        batches.append([])
+                        size = 0
+                    batches[-1].append(members)
+                    size += len(members)
+                decided = []
+                for batch in batches:
+                    needed = sorted({o >> 32 for members in batch for o in members})
+                    decided.append(client.submit(decide_components, batch, start_ts, *[parsed[i] for i in needed],
+                                                 pure=False))
+                rows = [row for part in client.gather(decided) for row in part]
+                ids = {}
+                wanted = {o for row in rows for o in (row[0], row[1], row[3]) if o is not None}
+                by_partition: dict[int, list[int]] = {}
+                for o in wanted:
+                    by_partition.setdefault(o >> 32, []).append(o)
+                for i, ords in by_partition.items():
+                    names = client.submit(_ids_at, parsed[i], [o & 0xFFFFFFFF for o in ords], pure=False).result()
+                    ids.update({o: name for o, name in zip(ords, names)})
         finally:
             if cluster is not None:
                 cluster.close()
+    named = sorted(((ids[o], ids[g], kind, ids.get(m) if m is not None else None, score, o, g)
+                    for o, g, kind, m, score in rows), key=lambda r: r[5])
+    groups: dict[int, list[str]] = {}
+    for article_id, _, _, _, _, o, g in named:
+        groups.setdefault(g, []).append(article_id)
+    report.duplicate_groups = [groups[g] for g in sorted(groups)]
+    plain = [r[:5] for r in named]
+    if shared_writer:
+        _save_groups_postgres(db, plain)
+    if parquet_dir:
+        _write_groups_parquet(Path(parquet_dir) / "duplicates.parquet", plain)
+    if not [f for f in report.failed if f not in missing]:
+        groups_mark.write_text(json.dumps(report.duplicate_groups, ensure_ascii=False), encoding="utf-8")
     report.seconds = round(time.perf_counter() - started, 2)
     return report
+
+
+def _ids_at(result: PartitionResult, positions: list[int]) -> list[str]:
+    return [result.articles[p].id for p in positions]

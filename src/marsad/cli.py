@@ -563,7 +563,7 @@ def train_ner(stage: str, data: str | None) -> None:
 @click.option("--page", default=1, show_default=True, help="Page number (from 1).")
 @click.option("--sort", type=click.Choice(["relevance", "date", "recent"]), default="relevance", show_default=True,
               help="relevance: BM25, title weighted; date: newest first; recent: BM25 scaled by freshness.")
-@click.option("--facets", is_flag=True, help="Also count results by source, tag and month.")
+@click.option("--facets", is_flag=True, help="Also count results by source, tag, month, entity and country.")
 @click.option("--json", "as_json", is_flag=True, help="Print results as JSON.")
 @click.pass_context
 def search_cmd(ctx: click.Context, query: str, limit: int, page: int, sort: str, facets: bool, as_json: bool) -> None:
@@ -592,6 +592,11 @@ def search_cmd(ctx: click.Context, query: str, limit: int, page: int, sort: str,
                              ("tag", results.facets.tag)):
             if counts:
                 click.echo(f"{name}: " + ", ".join(f"{k} ({n})" for k, n in counts))
+        if results.facets.entity:  # entity:#id narrows to one of them
+            click.echo("entity: " + ", ".join(f"{name} [{kind} #{i}] ({n})"
+                                              for kind, i, name, n in results.facets.entity))
+        if results.facets.place:
+            click.echo("country: " + ", ".join(f"{k} ({n})" for k, n in results.facets.place))
 
 
 def _marked(snippet_html: str) -> str:
@@ -653,11 +658,15 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, admin_token: s
               help="Also write each partition to PARQUET/part-KEY.parquet.")
 @click.option("--state", "state_dir", type=click.Path(file_okay=False), default=None,
               help="Folder marking finished partitions (default: PARQUET/_done, else .marsad-backfill/).")
+@click.option("--split", "records_per_partition", type=click.IntRange(1), default=None, metavar="N",
+              help="Cut JSONL files of more than N records into partitions of N (one large dump spreads out).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.pass_context
 def backfill_command(ctx: click.Context, inputs: tuple[str, ...], scheduler: str | None, workers: int,
-                     parquet_dir: str | None, state_dir: str | None, quiet: bool) -> None:
-    """Ingest large archives (sharded JSONL(.gz), folders of pages) in parallel partitions on Dask."""
+                     parquet_dir: str | None, state_dir: str | None, records_per_partition: int | None,
+                     quiet: bool) -> None:
+    """Ingest large archives (sharded JSONL(.gz), folders of pages, WARC files) in parallel partitions on Dask,
+    finding near duplicates across partitions."""
     from .backfill import backfill
 
     def progress(done: int, total: int) -> None:
@@ -666,13 +675,15 @@ def backfill_command(ctx: click.Context, inputs: tuple[str, ...], scheduler: str
 
     try:
         report = backfill(list(inputs), ctx.obj["db"], scheduler=scheduler, workers=workers,
-                          parquet_dir=parquet_dir, state_dir=state_dir, on_progress=progress)
+                          parquet_dir=parquet_dir, state_dir=state_dir, on_progress=progress,
+                          records_per_partition=records_per_partition)
     except MarsadError as exc:
         raise click.ClickException(str(exc)) from exc
     if not quiet:
         click.echo("", err=True)
     click.echo(f"{report.partitions} partition(s), {report.skipped} already done: {report.new} new, "
-               f"{report.updated} updated, {report.unchanged} unchanged in {report.seconds:.1f}s")
+               f"{report.updated} updated, {report.unchanged} unchanged, "
+               f"{report.duplicates} duplicate(s) in {len(report.duplicate_groups)} group(s) in {report.seconds:.1f}s")
     for where, reason in report.failed[:20]:
         click.echo(f"  failed: {where}: {reason}", err=True)
     if report.failed:

@@ -42,7 +42,7 @@ from .extract import ExtractedPage, extract_page, page_from_entry
 from .feeds import FeedEntry, ParsedFeed, parse_feed
 from .fetch import FetchError, Fetcher, FetchSettings, Response, decode_body
 from .safety import Blocked
-from .state import CrawlState, FeedState, FrontierItem, now_utc
+from .state import Claims, CrawlState, FeedState, FrontierItem, now_utc
 
 FEED_ACCEPT = ("application/rss+xml, application/atom+xml, application/feed+json, application/xml;q=0.9, "
                "text/xml;q=0.9, */*;q=0.5")
@@ -215,20 +215,24 @@ class Crawler:
         # One parsing thread: lxml parsers that libraries keep at module level (trafilatura's)
         # must not be used by two threads at once, and the GIL leaves little to gain anyway.
         self._cpu = ThreadPoolExecutor(max_workers=1, thread_name_prefix="marsad-extract")
+        # Several crawlers may share a PostgreSQL database: each feed and entry is claimed first.
+        self.claims = Claims(self.state)
         try:
             async with contextlib.AsyncExitStack() as stack:
                 if fetcher is None:
                     fetcher = await stack.enter_async_context(Fetcher(self.settings.fetch))
                 self.fetcher = fetcher
                 requests_before = fetcher.requests
-                feeds = self.state.due_feeds(now_utc(), names, all_feeds=all_feeds)
+                started = now_utc()
+                feeds = self.state.due_feeds(started, names, all_feeds=all_feeds)
                 self.progress("feeds", total=len(feeds))
-                await self._bounded([self._poll(feed) for feed in feeds])
+                await self._bounded([self._claimed_poll(feed, started, all_feeds) for feed in feeds])
                 if self.settings.fetch_pages and not self.stop.is_set():
                     await self._drain(names)
                 self.report.requests = fetcher.requests - requests_before
         finally:
             self._cpu.shutdown(wait=True, cancel_futures=True)
+            self.claims.close()
         self.report.stopped = self.stop.is_set()
         return self.report
 
@@ -249,6 +253,16 @@ class Crawler:
         await asyncio.gather(*(one(c) for c in coroutines))
 
     # -- 1. feeds --------------------------------------------------------------------------------
+
+    async def _claimed_poll(self, feed: FeedState, started: datetime, all_feeds: bool) -> None:
+        """Poll the feed unless another crawler has it now or polled it since this pass began."""
+        current = self.claims.feed(feed, now=started, all_feeds=all_feeds, since=started)
+        if current is None:
+            return
+        try:
+            await self._poll(current)
+        finally:
+            self.claims.release_feed(feed.url)
 
     async def _poll(self, feed: FeedState) -> None:
         report, settings = self.report, self.settings
@@ -348,6 +362,8 @@ class Crawler:
                     item = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     return
+                if not self.claims.entry(item):  # another crawler has it, or has done it
+                    continue
                 await self._page(item)
                 if len(self._done) >= self.settings.batch_size:
                     self._flush()
@@ -394,6 +410,7 @@ class Crawler:
                 wait = exc.retry_after or settings.fetch.backoff_base * 30 * 2 ** item.attempts
                 self.state.retry_later(item.url, when=now_utc() + timedelta(seconds=wait), kind=error_kind,
                                        message=exc.message)
+                self.claims.release_entries([item.url])
                 report.retry_later += 1
                 self.progress("page", url=entry.url, outcome=f"retry ({error_kind})")
                 return
@@ -435,6 +452,7 @@ class Crawler:
             self.report.unchanged += len(result.unchanged)
         self.state.finish([(item.url, article.id if article else None, kind, message)
                            for item, article, _, kind, message in batch])
+        self.claims.release_entries(item.url for item, *_ in batch)
 
 
 # -- entry points -------------------------------------------------------------------------------

@@ -143,8 +143,8 @@ def list_sources(store: SQLiteStore) -> list[SourceStatus]:
     """Every source with its feeds, state and counts, by name."""
     state = CrawlState(store)
     disabled = state.source_disabled()
-    counts = {r[0]: r[1] for r in store.conn.execute("SELECT source, count(*) FROM articles GROUP BY source")}
-    pending = {r[0]: r[1] for r in store.conn.execute(
+    counts = {r[0]: r[1] for r in state.conn.execute("SELECT source, count(*) FROM articles GROUP BY source")}
+    pending = {r[0]: r[1] for r in state.conn.execute(
         "SELECT source, count(*) FROM frontier WHERE state = 'pending' GROUP BY source")}
     feeds: dict[str, list[FeedState]] = {}
     for feed in state.feeds():

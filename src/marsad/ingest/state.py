@@ -5,19 +5,30 @@ the frontier in the same transaction that records the feed's new ETag and conten
 so a crawl killed at any point either saw the feed (and has its entries queued) or did
 not (and fetches it again). Articles are upserted by content-derived id before their
 frontier row is marked done, so redoing an entry after a crash changes nothing.
+
+The same SQL runs on both backends (on PostgreSQL through `PostgresStore.conn`, which takes
+sqlite3's `?` placeholders; inserts that may meet an existing row say ``ON CONFLICT DO NOTHING``,
+which both accept).
+On PostgreSQL several crawlers may share one database: `Claims` gives each feed and each
+frontier entry to one crawler at a time with session advisory locks (released when the
+crawler finishes the item, or by the server when its connection dies), and re-reads the
+row after locking, so an item another crawler has just finished is skipped.
 """
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import zlib
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
 from ..errors import NotFound
 from ..store.sqlite import SQLiteStore
+
+CRAWL_FEED_LOCKS = 0x6D61_7266  # advisory lock namespaces (first key): feeds being polled ...
+CRAWL_ENTRY_LOCKS = 0x6D61_7265  # ... and frontier entries being fetched; the second key is hashtext(url)
 
 try:  # zstd compresses pages ~25% smaller than zlib, and faster; zlib is the fallback
     import zstandard
@@ -85,7 +96,7 @@ class FeedState:
     disabled: bool = False
 
     @classmethod
-    def from_row(cls, row: sqlite3.Row) -> "FeedState":
+    def from_row(cls, row) -> "FeedState":
         data = {k: row[k] for k in row.keys() if k in cls.__dataclass_fields__}
         for key in ("last_fetched", "last_new", "next_due"):
             data[key] = from_iso(data.get(key))
@@ -111,25 +122,36 @@ class CrawlState:
 
     def __init__(self, store: SQLiteStore):
         self.store = store
-        self.conn = store.conn
+        self.postgres = is_postgres(store)
+        self.conn = store.conn  # PostgresStore.conn speaks sqlite3's dialect (marsad.store.postgres.SQLiteStyle)
+
+    @contextmanager
+    def _transaction(self) -> Iterator:
+        """One transaction on either backend, on a connection taking `?` placeholders."""
+        if self.postgres:
+            with self.store.atomic() as conn:
+                yield self.store.sqlite_style(conn)
+        else:
+            with self.store.transaction() as conn:
+                yield conn
 
     # -- sources ------------------------------------------------------------------
 
-    def source_row(self, name: str) -> sqlite3.Row:
+    def source_row(self, name: str):
         row = self.conn.execute("SELECT * FROM sources WHERE name = ?", (name,)).fetchone()
         if row is None:
             raise NotFound("no such source", subject=name)
         return row
 
     def mark_source_added(self, name: str) -> None:
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute("UPDATE sources SET added_at = coalesce(added_at, ?) WHERE name = ?",
                          (iso(now_utc()), name))
 
     def set_source_disabled(self, name: str, disabled: bool = True) -> None:
         """Stop (or resume) crawling a source."""
         self.source_row(name)
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute("UPDATE sources SET disabled = ? WHERE name = ?", (int(disabled), name))
             if not disabled:
                 conn.execute("UPDATE feeds SET next_due = ? WHERE source = ?", (iso(now_utc()), name))
@@ -137,7 +159,7 @@ class CrawlState:
     def remove_source(self, name: str) -> int:
         """Forget a source, its feeds and its queued entries (stored articles stay); returns feeds removed."""
         self.source_row(name)
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             feeds = conn.execute("DELETE FROM feeds WHERE source = ?", (name,)).rowcount
             conn.execute("DELETE FROM frontier WHERE source = ? AND state = 'pending'", (name,))
             conn.execute("DELETE FROM sources WHERE name = ?", (name,))
@@ -152,10 +174,10 @@ class CrawlState:
                  interval_s: int = 1800) -> bool:
         """Register a feed of *source* (due now); False if the URL was already registered."""
         now = iso(now_utc())
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             cursor = conn.execute(
-                """INSERT OR IGNORE INTO feeds (url, source, kind, title, next_due, interval_s, added_at)
-                   VALUES (?,?,?,?,?,?,?)""", (url, source, kind, title, now, interval_s, now))
+                """INSERT INTO feeds (url, source, kind, title, next_due, interval_s, added_at)
+                   VALUES (?,?,?,?,?,?,?) ON CONFLICT DO NOTHING""", (url, source, kind, title, now, interval_s, now))
             return cursor.rowcount == 1
 
     def feed_owner(self, url: str) -> str | None:
@@ -200,12 +222,12 @@ class CrawlState:
                     unchanged: bool, title: str | None = None) -> int:
         """Record a successful feed fetch and queue its entries, in one transaction; returns entries queued."""
         now = iso(now_utc())
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             queued = 0
             for url, entry in entries:
                 queued += conn.execute(
-                    """INSERT OR IGNORE INTO frontier (url, source, feed_url, entry, discovered_at)
-                       VALUES (?,?,?,?,?)""",
+                    """INSERT INTO frontier (url, source, feed_url, entry, discovered_at)
+                       VALUES (?,?,?,?,?) ON CONFLICT DO NOTHING""",
                     (url, feed.source, feed.url, json.dumps(entry, ensure_ascii=False), now)).rowcount
             conn.execute(
                 """UPDATE feeds SET etag = ?, last_modified = ?, content_hash = coalesce(?, content_hash),
@@ -221,7 +243,7 @@ class CrawlState:
     def record_feed_error(self, feed: FeedState, *, kind: str, message: str, interval_s: int,
                           next_due: datetime) -> None:
         """Record a failed feed fetch and when to try again."""
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute(
                 """UPDATE feeds SET last_fetched = ?, next_due = ?, interval_s = ?, error_count = error_count + 1,
                        errors_total = errors_total + 1, last_error = ?, last_error_kind = ?, fetches = fetches + 1
@@ -231,7 +253,7 @@ class CrawlState:
     def make_all_due(self, sources: Iterable[str] | None = None) -> None:
         """Make feeds due now (for `marsad crawl --all`)."""
         names = list(sources or [])
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             if names:
                 conn.execute(f"UPDATE feeds SET next_due = ? WHERE source IN ({','.join('?' * len(names))})",
                              [iso(now_utc()), *names])
@@ -269,7 +291,7 @@ class CrawlState:
 
     def retry_later(self, url: str, *, when: datetime, kind: str, message: str) -> None:
         """Count a failed page attempt and leave the entry queued until *when*."""
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             conn.execute(
                 """UPDATE frontier SET attempts = attempts + 1, next_try = ?, error_kind = ?, last_error = ?
                    WHERE url = ?""", (iso(when), kind, message[:500], url))
@@ -277,7 +299,7 @@ class CrawlState:
     def finish(self, done: list[tuple[str, str | None, str | None, str | None]]) -> None:
         """Mark entries done: (url, article_id, error_kind, message) each."""
         now = iso(now_utc())
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             conn.executemany(
                 """UPDATE frontier SET state = 'done', article_id = ?, error_kind = ?, last_error = ?,
                        done_at = ?, attempts = attempts + 1 WHERE url = ?""",
@@ -295,7 +317,7 @@ class CrawlState:
             codec, body = compress(row["content"])
             values.append((row["url"], row["final_url"], row["status"], json.dumps(row["headers"]), codec, body,
                            len(row["content"]), row.get("source"), row.get("article_id"), iso(row["fetched_at"])))
-        with self.store.transaction() as conn:
+        with self._transaction() as conn:
             conn.executemany(
                 """INSERT INTO raw_responses (url, final_url, status, headers, codec, body, size, source,
                        article_id, fetched_at) VALUES (?,?,?,?,?,?,?,?,?,?)
@@ -329,3 +351,84 @@ class CrawlState:
                                 "FROM raw_responses").fetchone()
         return row[0], row[1], row[2]
 
+
+
+# -- PostgreSQL: the same SQL, and claims for several crawlers on one database ---------------------
+
+
+def is_postgres(store) -> bool:
+    """Whether *store* is a `PostgresStore` (without importing psycopg)."""
+    return getattr(store, "backend", None) == "postgresql"
+
+
+class Claims:
+    """Which feeds and frontier entries this crawler may work on now.
+
+    On SQLite there is one writer and every claim succeeds. On PostgreSQL each claim is a
+    session advisory lock (`pg_try_advisory_lock(namespace, hashtext(url))`) on a connection
+    held for the whole pass: a feed or entry locked by another crawler is skipped (that crawler
+    does it), and after locking the row is read again, so work another crawler finished between
+    our read and our lock is skipped too. Locks go with `release` once the item's outcome is
+    committed, and all at once with `close` (or when a killed crawler's connection drops), so
+    nothing a dead crawler held stays blocked.
+    """
+
+    def __init__(self, state: CrawlState):
+        self.state = state
+        self._conn = None
+        if state.postgres:
+            import psycopg
+
+            self._conn = psycopg.connect(state.store.dsn, autocommit=True)
+
+    def _lock(self, namespace: int, url: str) -> bool:
+        if self._conn is None:
+            return True
+        return bool(self._conn.execute("SELECT pg_try_advisory_lock(%s::int, hashtext(%s))",
+                                       (namespace, url)).fetchone()[0])
+
+    def _unlock(self, namespace: int, url: str) -> None:
+        if self._conn is not None and not self._conn.closed:
+            self._conn.execute("SELECT pg_advisory_unlock(%s::int, hashtext(%s))", (namespace, url))
+
+    def feed(self, feed: FeedState, *, now: datetime, all_feeds: bool = False,
+             since: datetime | None = None) -> FeedState | None:
+        """The feed's current row if this crawler may poll it now, else None."""
+        if self._conn is None:
+            return feed
+        if not self._lock(CRAWL_FEED_LOCKS, feed.url):
+            return None
+        row = self.state.conn.execute("SELECT * FROM feeds WHERE url = ?", (feed.url,)).fetchone()
+        current = FeedState.from_row(row) if row is not None else None
+        due = current is not None and not current.disabled and (
+            (all_feeds and (since is None or current.last_fetched is None or current.last_fetched < since))
+            or (not all_feeds and (current.next_due is None or current.next_due <= now)))
+        if not due:
+            self._unlock(CRAWL_FEED_LOCKS, feed.url)
+            return None
+        return current
+
+    def release_feed(self, url: str) -> None:
+        self._unlock(CRAWL_FEED_LOCKS, url)
+
+    def entry(self, item: FrontierItem) -> bool:
+        """Whether this crawler may fetch the entry now (it is still pending and nobody else has it)."""
+        if self._conn is None:
+            return True
+        if not self._lock(CRAWL_ENTRY_LOCKS, item.url):
+            return False
+        row = self.state.conn.execute("SELECT state, next_try FROM frontier WHERE url = ?", (item.url,)).fetchone()
+        if row is None or row["state"] != "pending" or (row["next_try"] and from_iso(row["next_try"]) > now_utc()):
+            self._unlock(CRAWL_ENTRY_LOCKS, item.url)
+            return False
+        return True
+
+    def release_entries(self, urls: Iterable[str]) -> None:
+        for url in urls:
+            self._unlock(CRAWL_ENTRY_LOCKS, url)
+
+    def close(self) -> None:
+        """Release every claim (closing the lock connection)."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None

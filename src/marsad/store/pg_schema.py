@@ -178,8 +178,8 @@ MIGRATIONS: list[str] = [
         entity_id  BIGINT NOT NULL REFERENCES entities(id) ON DELETE CASCADE
     );
     """,
-    # 5: duplicate groups with LSH band keys, stories, their members, merges and links (marsad.stories);
-    # the tables only, so the versions stay in step: the story stage itself is SQLite-only so far
+    # 5: duplicate groups with LSH band keys, stories, their members, merges and links (marsad.stories,
+    # which runs here through PostgresStore.transaction(); marsad.backfill also fills dedup_articles)
     """
     CREATE TABLE dedup_articles (
         article_pk  BIGINT PRIMARY KEY REFERENCES articles(pk) ON DELETE CASCADE,

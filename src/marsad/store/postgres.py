@@ -6,6 +6,11 @@ recorded in `schema_migrations`). Several processes may write at once: article
 writes are ``INSERT ... ON CONFLICT (id) DO UPDATE ... WHERE the version changed``, so
 two crawlers storing the same article leave one row and report it new only once;
 migrations run under an advisory lock.
+
+Code written against `SQLiteStore.conn` and `transaction()` (crawler state, web lists, the
+entity store, the story stage) runs here unchanged: `conn` and `transaction()` take SQLite's
+dialect (`sqlite_to_postgres`), and `transaction()` is serialised across processes by an
+advisory lock, as SQLite's ``BEGIN IMMEDIATE`` is.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import re
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from datetime import datetime, timezone
+from decimal import Decimal
 
 from ..errors import NotFound, StoreError
 from ..models import Article, Link, Source
@@ -23,6 +29,7 @@ from .pg_schema import MIGRATIONS
 from .sqlite import BATCH_SIZE, _batched, _iso, _now, _version_hash
 
 DEADLOCK_RETRIES = 5
+STORY_LOCK = 0x6D61_7374  # pg_advisory_xact_lock key of `transaction()` (the story stage's writer lock)
 MIGRATION_LOCK = 0x6D61_7273  # pg_advisory_xact_lock key ("mars") serialising concurrent migrators
 
 _ARTICLE_SELECT = """
@@ -70,6 +77,179 @@ def _utc(value: datetime | None) -> datetime | None:
     return value.astimezone(timezone.utc) if value is not None else None
 
 
+# -- sqlite3's dialect, for code written against SQLiteStore.conn ------------------------------------
+
+_JSON_GROUP_ARRAY = re.compile(r"json_group_array\(\s*((?:DISTINCT\s+)?[\w.]+)\s*\)", re.IGNORECASE)
+_SCALAR_MAX_MIN = re.compile(r"\b(max|min)\(([^(),]+),([^(),]+)\)", re.IGNORECASE)  # SQLite's 2-argument max/min
+_AGGREGATE_OVER_SUBQUERY = re.compile(r"((?:json_group_array|group_concat)\([^()]*\)\s+FROM\s+\([^()]*\))",
+                                      re.IGNORECASE)  # PostgreSQL 15 wants an alias on a FROM subquery
+_GROUP_CONCAT = re.compile(r"group_concat\(", re.IGNORECASE)
+_WHERE_ONE = re.compile(r"\bWHERE\s+1\b(?!\s*[=<>])", re.IGNORECASE)
+_DATE_ORDER = re.compile(r"(\bpublished_at)\s+(DESC|ASC)\b(?!\s+NULLS)", re.IGNORECASE)
+_SQLITE_MASTER = re.compile(r"FROM\s+sqlite_master\s+WHERE\s+type\s*=\s*'table'\s+AND\s+name\s*=", re.IGNORECASE)
+_INSERT_OR_REPLACE = re.compile(r"\bINSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s*\(([^)]*)\)", re.IGNORECASE)
+_SUBSTR_DATE = re.compile(r"substr\(\s*([\w.]*published_at)\s*,", re.IGNORECASE)
+_INSERT_RETURNING = re.compile(r"^\s*INSERT\s+INTO\s+(entities)\b", re.IGNORECASE)
+# What `INSERT OR REPLACE` replaces on: the primary key of each table it is used on.
+REPLACE_COLUMNS = {  # tables that `INSERT OR REPLACE INTO t VALUES (...)` fills without naming columns
+    "dedup_articles": "article_pk, group_pk, match_pk, kind, score, text_fp, titled_fp, bands",
+    "story_articles": "article_pk, story_pk, similarity, seen_at, vector, terms",
+}
+REPLACE_KEYS = {"mentions": ("article_pk", "field", "char_start"), "tag_entities": ("tag",),
+                "enrichments": ("article_pk",), "story_state": ("key",), "search_state": ("key",),
+                "dedup_articles": ("article_pk",), "story_articles": ("article_pk",)}
+_INSERT_OR_IGNORE = re.compile(r"\bINSERT\s+OR\s+IGNORE\b", re.IGNORECASE)
+
+
+def sqlite_to_postgres(sql: str) -> str:
+    """SQLite SQL as PostgreSQL runs it, for the shared read queries (web, crawler state).
+
+    `?` placeholders become `%s` (and a literal `%` becomes `%%`), `json_group_array(x)` a text
+    `json_agg`, `group_concat` `string_agg`, `WHERE 1` `WHERE true`, a table lookup in `sqlite_master`
+    one in `information_schema.tables`, `INSERT OR IGNORE` an
+    ``ON CONFLICT DO NOTHING`` insert, and dates sort with NULLs where SQLite puts them
+    (last when descending). Anything else must already be portable.
+    """
+    sql = sql.replace("%", "%%").replace("?", "%s")
+    sql = _AGGREGATE_OVER_SUBQUERY.sub(r"\1 AS sub", sql)
+    sql = _JSON_GROUP_ARRAY.sub(r"coalesce(json_agg(\1)::text, '[]')", sql)
+    sql = _GROUP_CONCAT.sub("string_agg(", sql)
+    sql = _WHERE_ONE.sub("WHERE true", sql)
+    sql = _SQLITE_MASTER.sub("FROM information_schema.tables WHERE table_schema = current_schema() AND table_name =",
+                             sql)
+    sql = _DATE_ORDER.sub(
+        lambda m: f"{m.group(1)} {m.group(2)} NULLS {'LAST' if m.group(2).upper() == 'DESC' else 'FIRST'}", sql)
+    sql = _SCALAR_MAX_MIN.sub(lambda m: f"{'greatest' if m.group(1).lower() == 'max' else 'least'}"
+                                        f"({m.group(2)},{m.group(3)})", sql)
+    sql = re.sub(r"\bINSERT\s+OR\s+REPLACE\s+INTO\s+(\w+)\s+VALUES\b",
+                 lambda m: f"INSERT OR REPLACE INTO {m.group(1)} ({REPLACE_COLUMNS[m.group(1).lower()]}) VALUES"
+                 if m.group(1).lower() in REPLACE_COLUMNS else m.group(0), sql, flags=re.IGNORECASE)
+    target = re.match(r"\s*INSERT\s+(?:OR\s+\w+\s+)?INTO\s+(\w+)", sql, re.IGNORECASE)
+    if target:  # SQLite's upsert may name the stored row's column bare; PostgreSQL wants it qualified
+        sql = re.sub(r"(DO\s+UPDATE\s+SET\s+(\w+)\s*=\s*(?:\w+\()?)\2\b", rf"\g<1>{target.group(1)}.\g<2>", sql,
+                     flags=re.IGNORECASE)
+    sql = _SUBSTR_DATE.sub(r"substr(\1::text,", sql)  # timestamptz as text: 'YYYY-MM-DD hh:mm:ss+00' (UTC)
+    replace = _INSERT_OR_REPLACE.search(sql)
+    if replace and replace.group(1).lower() in REPLACE_KEYS:
+        table, columns = replace.group(1).lower(), [c.strip() for c in replace.group(2).split(",")]
+        keys = REPLACE_KEYS[table]
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c not in keys)
+        sql = _INSERT_OR_REPLACE.sub(lambda m: f"INSERT INTO {m.group(1)} ({m.group(2)})", sql).rstrip().rstrip(";")
+        sql += f" ON CONFLICT ({', '.join(keys)}) DO " + (f"UPDATE SET {updates}" if updates else "NOTHING")
+    if _INSERT_RETURNING.search(sql) and "RETURNING" not in sql.upper():
+        sql = sql.rstrip().rstrip(";") + " RETURNING id"  # for sqlite3's cursor.lastrowid
+    if _INSERT_OR_IGNORE.search(sql):
+        sql = _INSERT_OR_IGNORE.sub("INSERT", sql).rstrip().rstrip(";") + " ON CONFLICT DO NOTHING"
+    return sql
+
+
+def _sqlite_value(value):
+    """A PostgreSQL value as SQLiteStore would have returned it (dates as ISO text, booleans as 0/1)."""
+    if isinstance(value, datetime):
+        return _iso(value)
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, memoryview):
+        return bytes(value)
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value
+
+
+class Row:
+    """A result row readable by column name or position, as `sqlite3.Row` is."""
+
+    __slots__ = ("_names", "_values")
+
+    def __init__(self, names: dict[str, int], values: tuple):
+        self._names = names
+        self._values = values
+
+    def __getitem__(self, key):
+        return self._values[key] if isinstance(key, (int, slice)) else self._values[self._names[key]]
+
+    def keys(self) -> list[str]:
+        return list(self._names)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def __iter__(self):
+        return iter(self._values)
+
+    def __eq__(self, other) -> bool:
+        return tuple(self) == tuple(other) if isinstance(other, (Row, tuple)) else NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self._values)
+
+    def __repr__(self) -> str:
+        return f"Row({dict(zip(self._names, self._values))!r})"
+
+
+def _row_factory(cursor):
+    if cursor.description is None:
+        return tuple
+    names = {column.name: i for i, column in enumerate(cursor.description)}
+    return lambda values: Row(names, tuple(_sqlite_value(v) for v in values))
+
+
+class Result:
+    """The rows of one statement, fetched at once (the pooled connection goes back at once)."""
+
+    def __init__(self, rows: list, rowcount: int, lastrowid: int | None = None):
+        self._rows = rows
+        self.rowcount = rowcount
+        self.lastrowid = lastrowid
+
+    def fetchone(self):
+        return self._rows[0] if self._rows else None
+
+    def fetchall(self) -> list:
+        return self._rows
+
+    def fetchmany(self, size: int = 1) -> list:
+        taken, self._rows = self._rows[:size], self._rows[size:]
+        return taken
+
+    def __iter__(self):
+        return iter(self._rows)
+
+
+class SQLiteStyle:
+    """sqlite3's `execute`/`executemany` over PostgreSQL: `PostgresStore.conn`, for code written for SQLite.
+
+    On the pool (``store.conn``) each statement runs on its own in autocommit; on one connection
+    (``store.sqlite_style(conn)`` inside ``store.atomic()``) statements share its transaction.
+    The SQL is translated by `sqlite_to_postgres`; rows are `Row`s with SQLite's value types.
+    """
+
+    def __init__(self, *, pool=None, conn=None):
+        self._pool = pool
+        self._conn = conn
+
+    @contextmanager
+    def _connection(self):
+        if self._conn is not None:
+            yield self._conn
+        else:
+            with self._pool.connection() as conn:
+                yield conn
+
+    def execute(self, sql: str, params: Iterable = ()) -> Result:
+        with self._connection() as conn, conn.cursor(row_factory=_row_factory) as cur:
+            translated = sqlite_to_postgres(sql)
+            cur.execute(translated, list(params))
+            rows = cur.fetchall() if cur.description is not None else []
+            lastrowid = rows[0][0] if rows and translated.endswith(" RETURNING id") else None
+            return Result(rows, cur.rowcount, lastrowid)
+
+    def executemany(self, sql: str, rows: Iterable) -> Result:
+        with self._connection() as conn, conn.cursor() as cur:
+            cur.executemany(sqlite_to_postgres(sql), [list(r) for r in rows])
+            return Result([], cur.rowcount)
+
+
 class PostgresStore:
     """marsad's `Store` on PostgreSQL: a psycopg connection pool, upserts safe under concurrent writers."""
 
@@ -102,7 +282,16 @@ class PostgresStore:
 
     # -- connection and schema -------------------------------------------------
 
-    runs_story_stage = False  # marsad.stories is SQLite-only for now: the pipeline skips it here
+    runs_story_stage = True  # marsad.stories runs here through `transaction()` (SQLite-style, serialised)
+
+    @contextmanager
+    def transaction(self) -> Iterator[SQLiteStyle]:
+        """A transaction taking SQLite's dialect, serialised across every process on this database (as
+        SQLite's ``BEGIN IMMEDIATE`` is): the duplicate and story stage (marsad.stories) writes in these,
+        re-reading its mark first, so several crawlers running it at once take turns."""
+        with self.atomic() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (STORY_LOCK,))
+            yield SQLiteStyle(conn=conn)
 
     @contextmanager
     def atomic(self) -> Iterator:
@@ -110,6 +299,17 @@ class PostgresStore:
         with self.pool.connection() as conn:
             with conn.transaction():
                 yield conn
+
+    @property
+    def conn(self) -> SQLiteStyle:
+        """Statements in SQLite's dialect, each in autocommit on a pooled connection (see `SQLiteStyle`):
+        what lets code written for `SQLiteStore.conn` (web lists, crawler state) run here."""
+        return SQLiteStyle(pool=self.pool)
+
+    @staticmethod
+    def sqlite_style(conn) -> SQLiteStyle:
+        """A connection of `atomic()` taking SQLite's dialect, its statements in that transaction."""
+        return SQLiteStyle(conn=conn)
 
     @contextmanager
     def connection(self) -> Iterator:
@@ -457,37 +657,84 @@ class PostgresStore:
         return [Link(*r) for r in rows]
 
     # -- entities ----------------------------------------------------------------
-    # The tables exist (migration 4); the queries are SQLite-only so far (marsad.enrich.entity_store).
-    # `save_enrichments` is deliberately absent: marsad.pipeline skips enrichment on a store
-    # without it, so ingesting into PostgreSQL works and leaves articles pending for `marsad enrich`.
+    # marsad.enrich.entity_store holds the SQL (written for SQLite); here it runs through `SQLiteStyle`.
 
-    def _entities_unsupported(self, *_args, **_kwargs):
-        raise StoreError("entities are not yet supported on PostgreSQL", subject=self.path)
+    def save_enrichments(self, items: Iterable) -> int:
+        """Replace articles' mentions, auto tags and tag links, in one transaction. Two writers creating
+        the same entity at once: the loser's transaction is retried, and then finds it."""
+        import psycopg
 
-    known_entity_aliases = _entities_unsupported
-    article_mentions = _entities_unsupported
-    tag_entities = _entities_unsupported
-    list_entities = _entities_unsupported
-    find_entities = _entities_unsupported
-    entity_detail = _entities_unsupported
-    entity_article_ids = _entities_unsupported
-    entity_facets = _entities_unsupported
+        from ..enrich import entity_store
+
+        items = list(items)
+        for attempt in range(DEADLOCK_RETRIES + 1):
+            try:
+                with self.atomic() as conn:
+                    return entity_store.save_enrichments(self.sqlite_style(conn), items)
+            except (psycopg.errors.UniqueViolation, psycopg.errors.DeadlockDetected):
+                if attempt == DEADLOCK_RETRIES:
+                    raise
+        return 0
 
     def pending_enrichment(self, model: str, *, limit: int | None = None) -> list[str]:
         """Ids of articles never enriched, changed since (text, title or tags), or enriched by another model."""
-        sql = """SELECT a.id FROM articles a LEFT JOIN enrichments e ON e.article_pk = a.pk
-                 WHERE e.article_pk IS NULL OR e.model <> %s OR e.version_hash <> a.version_hash ORDER BY a.pk"""
-        params: list = [model]
-        if limit is not None:
-            sql += " LIMIT %s"
-            params.append(limit)
-        return [r[0] for r in self._rows(sql, params)]
+        from ..enrich import entity_store
+
+        return entity_store.pending_article_ids(self.conn, model, limit=limit)
+
+    def known_entity_aliases(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(type, short name key) -> key of the full name earlier articles paired it with."""
+        from ..enrich import entity_store
+
+        return entity_store.known_aliases(self.conn, keys)
+
+    def article_mentions(self, article_id: str) -> list:
+        """An article's entity mentions in reading order."""
+        from ..enrich import entity_store
+
+        return entity_store.article_mentions(self.conn, article_id)
 
     def article_auto_tags(self, article_id: str) -> list[str] | None:
         """Tags suggested for an article; None if it was never enriched."""
-        rows = self._rows("""SELECT e.auto_tags FROM enrichments e JOIN articles a ON a.pk = e.article_pk
-                             WHERE a.id = %s""", (article_id,))
-        return json.loads(rows[0][0]) if rows else None
+        from ..enrich import entity_store
+
+        return entity_store.article_auto_tags(self.conn, article_id)
+
+    def tag_entities(self, tags: Iterable[str]) -> dict[str, int]:
+        """Publisher tag -> id of the entity it names."""
+        from ..enrich import entity_store
+
+        return entity_store.tag_entities(self.conn, tags)
+
+    def list_entities(self, **filters) -> list:
+        """Entities by article count (see marsad.enrich.entity_store.list_entities)."""
+        from ..enrich import entity_store
+
+        return entity_store.list_entities(self.conn, **filters)
+
+    def find_entities(self, keys: Iterable[str], *, type: str | None = None) -> list:
+        """Entities whose matching key is one of *keys*."""
+        from ..enrich import entity_store
+
+        return entity_store.find_entities(self.conn, keys, type=type)
+
+    def entity_detail(self, entity_id: int, *, limit: int = 20):
+        """An entity page's data; raises NotFound."""
+        from ..enrich import entity_store
+
+        return entity_store.entity_detail(self.conn, entity_id, limit=limit)
+
+    def entity_article_ids(self, entity_ids: Iterable[int]) -> list[str]:
+        """Ids of articles mentioning any of these entities, newest first."""
+        from ..enrich import entity_store
+
+        return entity_store.entity_article_ids(self.conn, entity_ids)
+
+    def entity_facets(self, article_ids: Iterable[str], *, type: str | None = None, limit: int = 20) -> list:
+        """(EntitySummary, article count) for the entities most named in these articles."""
+        from ..enrich import entity_store
+
+        return entity_store.entity_facets(self.conn, article_ids, type=type, limit=limit)
 
     # -- summary ----------------------------------------------------------------
 
