@@ -353,7 +353,7 @@ def search_facets(conn: sqlite3.Connection, matched: str, params: list, *, per_t
                 FROM m JOIN mentions mn ON mn.article_pk = m.pk GROUP BY mn.entity_id)
             SELECT type, id, name, n FROM (
                 SELECT e.type, e.id, e.name, c.n, row_number() OVER (PARTITION BY e.type ORDER BY c.n DESC, e.id) AS r
-                FROM c JOIN entities e ON e.id = c.id)
+                FROM c JOIN entities e ON e.id = c.id) ranked
             WHERE r <= ? ORDER BY CASE type WHEN 'PERS' THEN 0 WHEN 'LOC' THEN 1 WHEN 'ORG' THEN 2 ELSE 3 END,
                                   type, r""",
         [*params, per_type]).fetchall()

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from ..errors import StoreError
 from ..normalize import fold
 from .analyzer import Analyzer, default_analyzer
-from .fts5 import MIN_PREFIX_CHARS, _source_names
+from .fts5 import MIN_PREFIX_CHARS, SQLFilter, _entity_conditions, _source_names
 from .highlight import Matcher, Snippet, highlight, snippet
 from .query import (Filters, InvalidQuery, Node, Not, Or, Phrase, Query, Term, parse_query, relaxed,
                     require_searchable)
@@ -154,8 +154,12 @@ class PGFilter:
         return " AND ".join(self.conditions) or "TRUE"
 
 
-def compile_filters(filters: Filters, known_sources: dict[str, str] | None = None) -> PGFilter:
-    """SQL conditions for *filters* over `articles a`; `known_sources` maps folded alias -> stored name."""
+def compile_filters(filters: Filters, known_sources: dict[str, str] | None = None,
+                    entity_ids: dict[str, tuple[int, ...]] | None = None) -> PGFilter:
+    """SQL conditions for *filters* over `articles a`; `known_sources` maps folded alias -> stored name.
+
+    `entity_ids` maps each `entity:` value to the entity ids it was resolved to, as for SQLite.
+    """
     out = PGFilter()
     known = known_sources or {}
     if filters.sources:
@@ -182,6 +186,13 @@ def compile_filters(filters: Filters, known_sources: dict[str, str] | None = Non
     if filters.exclude_tags:
         out.conditions.append("NOT EXISTS (SELECT 1 FROM article_tags t WHERE t.article_pk = a.pk AND t.tag = ANY(%s))")
         out.params.append(list(filters.exclude_tags))
+    if filters.uses_entities:
+        # The entity conditions are plain SQL over the same tables on both backends: written
+        # once (fts5._entity_conditions), with SQLite's placeholders and constants swapped.
+        shared = SQLFilter()
+        _entity_conditions(shared, filters, entity_ids or {})
+        out.conditions += ["FALSE" if c == "0" else c.replace("?", "%s") for c in shared.conditions]
+        out.params += shared.params
     return out
 
 
@@ -240,10 +251,23 @@ class _Plan:
             ).fetchall()
             return [(k, n) for k, n in rows]
 
+        from ..enrich.entity_store import search_facets
+        from ..store.postgres import PostgresStore
+        from .engine import ENTITY_FACET_SIZE, ENTITY_FACET_WINDOW
+
+        # Entity and place facets use the entity store's SQL (SQLite's dialect, translated), over the
+        # newest ENTITY_FACET_WINDOW matches when more match, as on SQLite.
+        total = self.count(conn)
+        sample = ENTITY_FACET_WINDOW if total > ENTITY_FACET_WINDOW else None
+        pks = f"SELECT a.pk {sql}" + (f" ORDER BY a.pk DESC LIMIT {ENTITY_FACET_WINDOW}" if sample else "")
+        entities, places = search_facets(PostgresStore.sqlite_style(conn),
+                                         f"WITH m AS MATERIALIZED ({pks.replace('%s', '?')}) ", params,
+                                         per_type=ENTITY_FACET_SIZE, countries=FACET_SIZE)
         return Facets(
             source=top("a.source", "JOIN articles a ON a.pk = m.pk"),
             tag=top("t.tag", "JOIN article_tags t ON t.article_pk = m.pk"),
             month=top("to_char(a.published_at AT TIME ZONE 'UTC', 'YYYY-MM')", "JOIN articles a ON a.pk = m.pk"),
+            entity=entities, place=places, entity_sample=sample,
         )
 
 
@@ -260,12 +284,16 @@ def _known_sources(conn) -> dict[str, str]:
 def _compile(parsed: Query, analyzer: Analyzer, conn) -> _Plan:
     tsquery = compile_tsquery(parsed.expr, analyzer)
     require_searchable(parsed, tsquery)
-    if parsed.filters.uses_entities:  # the tables exist, but entities are not written on PostgreSQL yet
-        raise InvalidQuery("entity:, type: and country: are not available on PostgreSQL yet (entities are "
-                           "kept on SQLite only so far)",
-                           "المرشحات entity: و type: و country: غير متاحة بعد مع PostgreSQL")
     known = _known_sources(conn) if parsed.filters.sources or parsed.filters.exclude_sources else None
-    return _Plan(tsquery, compile_filters(parsed.filters, known))
+    entity_ids = None
+    if parsed.filters.uses_entities:
+        from ..enrich.entity_store import resolve_filters
+        from ..store.postgres import PostgresStore
+
+        filters = parsed.filters
+        entity_ids = resolve_filters(PostgresStore.sqlite_style(conn), (*filters.entities, *filters.exclude_entities),
+                                     filters.entity_types)
+    return _Plan(tsquery, compile_filters(parsed.filters, known, entity_ids))
 
 
 def _hits(conn, rows: list[tuple[int, float]], matcher: Matcher | None, analyzer: Analyzer, words: int) -> list:
