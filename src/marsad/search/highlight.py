@@ -93,32 +93,38 @@ def highlight(text: str, analyzer: Analyzer, matcher: Matcher) -> Snippet:
                    head + body.text + tail, tuple((a + offset, b + offset) for a, b in body.marks))
 
 
-def _analyse_until_match(text: str, analyzer: Analyzer, matcher: Matcher) -> list[tuple[int, int, tuple[str, ...]]]:
-    """Words of *text* with their terms, read a piece at a time up to the piece after the first match.
+def _analyse_until_match(text: str, analyzer: Analyzer, matcher: Matcher
+                         ) -> tuple[list[tuple[int, int, tuple[str, ...]]], list[bool]]:
+    """Words of *text* with their terms, and whether each matched, read a piece at a time up to the
+    piece after the first match.
 
-    Most matches are in the lead paragraph: long articles are not analysed to the end.
+    Most matches are in the lead paragraph: long articles are not analysed to the end. Each
+    word is matched once here (the caller reuses the flags: matching was a third of a search).
     """
     limit = min(len(text), MAX_SNIPPET_SOURCE)
     analysed: list[tuple[int, int, tuple[str, ...]]] = []
+    flags: list[bool] = []
     start, found = 0, False
     while start < limit:
         stop = text.find(" ", start + SNIPPET_PIECE) if start + SNIPPET_PIECE < limit else -1
         stop = limit if stop < 0 or stop > limit else stop
         words = [(s + start, e + start, terms) for s, e, terms in analyzer.word_terms(text[start:stop])]
+        matched = [matcher(terms) for _, _, terms in words]
         analysed += words
+        flags += matched
         start = stop
         if found:
             break
-        found = any(matcher(terms) for _, _, terms in words)
-    return analysed
+        found = any(matched)
+    return analysed, flags
 
 
 def snippet(text: str, analyzer: Analyzer, matcher: Matcher, *, words: int = 30) -> Snippet:
     """The passage of about *words* words of *text* holding the most distinct matched terms."""
-    analysed = _analyse_until_match(text, analyzer, matcher)
+    analysed, flags = _analyse_until_match(text, analyzer, matcher)
     if not analysed:
         return Snippet("", "")
-    hits = [i for i, (_, _, terms) in enumerate(analysed) if matcher(terms)]
+    hits = [i for i, matched in enumerate(flags) if matched]
     best_start, best_key = 0, (-1, -1)
     last = max(0, len(analysed) - words)
     j = 0
@@ -130,6 +136,6 @@ def snippet(text: str, analyzer: Analyzer, matcher: Matcher, *, words: int = 30)
         key = (len({analysed[k][2] for k in window}), len(window))
         if key > best_key:
             best_key, best_start = key, start
-    chosen = analysed[best_start : best_start + words]
-    spans = [(s, e, matcher(terms)) for s, e, terms in chosen]
-    return _render(text, spans, best_start > 0, best_start + words < len(analysed))
+    end = best_start + words
+    spans = [(s, e, matched) for (s, e, _), matched in zip(analysed[best_start:end], flags[best_start:end])]
+    return _render(text, spans, best_start > 0, end < len(analysed))
