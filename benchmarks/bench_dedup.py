@@ -14,14 +14,14 @@ what "articles per second on one core" counts):
 
 Synthetic corpus: article k takes real article k mod 31,030 and replaces a third of its words
 with words of another real article (seeded by k), so it is new text; every tenth article is
-instead a planted duplicate of an article up to 5,000 before it, edited as outlets edit wire
+instead a planted duplicate of an article up to 5,000 (and two days) before it, edited as outlets edit wire
 copies (`marsad.stories.evaluation.perturb`: prefix, suffix, trimmed end, diacritics and
 hamza, reordered paragraphs, or all of these). Times run evenly over a year (about 2,700
 articles a day). Articles are generated on the fly, so the corpus itself takes no memory;
 marsad's duplicate stage re-generates an old article when it needs its text again (as the
 store re-reads it), keeping 50,000 in cache.
 
-    python benchmarks/bench_dedup.py [--synthetic 1000000] [--datasketch 200000] [--quick]
+    python benchmarks/bench_dedup.py [--synthetic 1000000] [--datasketch 200000] [--quick] [--cases ...]
 """
 
 from __future__ import annotations
@@ -41,7 +41,7 @@ sys.path.insert(0, str(REPO / "src"))
 DEFAULT_CORPUS = REPO.parent / "shared" / "data" / "saudinewsnet.jsonl.gz"
 YEAR = 365 * 86400.0
 T0 = 1420070400.0  # 2015-01-01
-CHECKPOINT = 50_000
+CHECKPOINT = 50_000  # RSS (and progress on stderr) every this many articles
 
 
 def _rss_mib() -> float:
@@ -69,13 +69,16 @@ class Synthetic:
     def __init__(self, base: list, n: int, seed: int = 11):
         self.base = [(a.title, list(a.paragraphs)) for a in base if a.paragraphs]
         self.n, self.seed = n, seed
+        # Planted copies come from up to 5,000 articles and two days back (copies are looked
+        # for within three days, so a smaller corpus, with more days per article, still finds them).
+        self.back = max(10, min(5000, int(2 * n / 365)))
         self.words = [w for _, paras in self.base[:3000] for p in paras for w in p.split()][:400_000]
 
     def planted(self, k: int) -> int | None:
         """The earlier article that article k duplicates, if it is a planted duplicate."""
         rng = random.Random(self.seed * 1_000_003 + k)
         if k >= 10 and rng.random() < 0.1:
-            return k - rng.randint(1, min(5000, k))
+            return k - rng.randint(1, min(self.back, k))
         return None
 
     def article(self, k: int) -> tuple[str, list[str], float]:
@@ -141,7 +144,7 @@ def case_marsad(corpus: str, synthetic: int) -> dict:
         t0 = time.process_time()
         items = [get(k) for k in keys]
         t1 = time.process_time()
-        feats = [fz.features(t, p) for t, p, _ in items]
+        feats = fz.batch([t for t, _, _ in items], [p for _, p, _ in items])
         t2 = time.process_time()
         decisions = dedup.process(keys, feats, [when for _, _, when in items])
         t3 = time.process_time()
@@ -155,11 +158,19 @@ def case_marsad(corpus: str, synthetic: int) -> dict:
         cpu["stories"] += t4 - t3
         if (keys[-1] + 1) % CHECKPOINT == 0 or keys[-1] + 1 == n:
             points.append((keys[-1] + 1, _rss_mib()))
+            done = sum(cpu.values()) - cpu["generate"]
+            found = ""
+            if synthetic:  # planted copies found so far (partial runs still say something)
+                pairs = [(k, synth.planted(k)) for k in range(keys[-1] + 1 - CHECKPOINT, keys[-1] + 1)]
+                pairs = [(k, j) for k, j in pairs if j is not None]
+                hit = sum(dedup.group_of(k) == dedup.group_of(j) for k, j in pairs)
+                found = f", planted found {hit}/{len(pairs)} in this part"
+            print(f"  marsad {keys[-1] + 1:,}: {(keys[-1] + 1) / done:,.0f} art/s, rss {points[-1][1]:,.0f} MiB, "
+                  f"peak {_peak_mib():,.0f} MiB, " + ", ".join(f"{k} {v:.0f}s" for k, v in cpu.items()) + found,
+                  file=sys.stderr, flush=True)
     if synthetic:
-        synth_ = Synthetic([], 1)  # planted() only needs the seed
-        synth_.seed = 11
         for k in range(n):
-            j = synth_.planted(k)
+            j = synth.planted(k)
             if j is not None:
                 planted += 1
                 groups_hit += dedup.group_of(k) == dedup.group_of(j)
@@ -217,6 +228,8 @@ def case_datasketch(corpus: str, synthetic: int, limit: int) -> dict:
                 hits += j in found
         if (k + 1) % CHECKPOINT == 0 or k + 1 == n:
             points.append((k + 1, _rss_mib()))
+            print(f"  datasketch {k + 1:,}: {(k + 1) / cpu:,.0f} art/s, rss {points[-1][1]:,.0f} MiB",
+                  file=sys.stderr, flush=True)
     return {"articles": n, "cpu_s": cpu, "rate": n / cpu, "peak_mib": _peak_mib(), "rss_growth": _growth(points),
             "candidates_per_article": candidates / n,
             "planted_found": hits / planted if planted else None}
@@ -235,38 +248,54 @@ def main() -> None:
     parser.add_argument("--datasketch", type=int, default=200_000, help="datasketch articles on the synthetic corpus")
     parser.add_argument("--quick", action="store_true", help="100,000 synthetic, 30,000 for datasketch")
     parser.add_argument("--json", default=None, help="also write the results to this file")
+    parser.add_argument("--cases", default=None,
+                        help="comma-separated subset of marsad_real,datasketch_real,marsad_synth,datasketch_synth")
     args = parser.parse_args()
     if args.quick:
         args.synthetic, args.datasketch = 100_000, 30_000
+    cases = {
+        "marsad_real": (case_marsad, (0,)),
+        "datasketch_real": (case_datasketch, (0, 0)),
+        "marsad_synth": (case_marsad, (args.synthetic,)),
+        "datasketch_synth": (case_datasketch, (args.synthetic, args.datasketch)),
+    }
+    chosen = args.cases.split(",") if args.cases else list(cases)
+    with open("/proc/loadavg") as handle:
+        load = " ".join(handle.read().split()[:3])
+    print(f"load average before: {load}", flush=True)
     results = {}
-    for name, case, extra in (
-        ("marsad_real", case_marsad, (0,)),
-        ("datasketch_real", case_datasketch, (0, 0)),
-        ("marsad_synth", case_marsad, (args.synthetic,)),
-        ("datasketch_synth", case_datasketch, (args.synthetic, args.datasketch)),
-    ):
+    for name in chosen:
+        case, extra = cases[name]
         started = time.time()
         results[name] = _run(case, args.corpus, *extra)
         results[name]["wall_s"] = round(time.time() - started, 1)
+        with open("/proc/loadavg") as handle:
+            results[name]["load_after"] = " ".join(handle.read().split()[:3])
         print(name, json.dumps(results[name], ensure_ascii=False), flush=True)
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
-    m, d = results["marsad_real"], results["datasketch_real"]
-    ms, ds = results["marsad_synth"], results["datasketch_synth"]
+        if args.json:
+            Path(args.json).write_text(json.dumps(results, indent=2), encoding="utf-8")
     print()
-    print("| case | articles | articles/s (CPU, one core) | peak RSS MiB | RSS by articles (k:MiB) |")
-    print("|---|---:|---:|---:|---|")
-    print(f"| marsad, duplicates + stories, real | {m['articles']:,} | {m['rate_both_stages']:,.0f} "
-          f"(duplicates only {m['rate_duplicates']:,.0f}) | {m['peak_mib']:,.0f} | {m['rss_growth']} |")
-    print(f"| datasketch MinHashLSH, naive, real | {d['articles']:,} | {d['rate']:,.0f} | {d['peak_mib']:,.0f} | "
-          f"{d['rss_growth']} |")
-    print(f"| marsad, duplicates + stories, synthetic | {ms['articles']:,} | {ms['rate_both_stages']:,.0f} "
-          f"(duplicates only {ms['rate_duplicates']:,.0f}) | {ms['peak_mib']:,.0f} | {ms['rss_growth']} |")
-    print(f"| datasketch MinHashLSH, naive, synthetic | {ds['articles']:,} | {ds['rate']:,.0f} | "
-          f"{ds['peak_mib']:,.0f} | {ds['rss_growth']} |")
-    print(f"\nplanted duplicates found: marsad {ms['planted_recall']:.3f} of {ms['planted']:,}; "
-          f"datasketch (candidates only) {ds['planted_found']:.3f}")
-
+    print("| case | articles | articles/s (CPU, one core) | features / duplicates / stories CPU s | peak RSS MiB "
+          "| RSS by articles (k:MiB) |")
+    print("|---|---:|---:|---|---:|---|")
+    for name, label in (("marsad_real", "marsad, duplicates + stories, real"),
+                        ("datasketch_real", "datasketch MinHashLSH, naive, real"),
+                        ("marsad_synth", "marsad, duplicates + stories, synthetic"),
+                        ("datasketch_synth", "datasketch MinHashLSH, naive, synthetic")):
+        r = results.get(name)
+        if r is None:
+            continue
+        if name.startswith("marsad"):
+            c = r["cpu_s"]
+            rate = f"{r['rate_both_stages']:,.0f} (duplicates only {r['rate_duplicates']:,.0f})"
+            stages = f"{c['features']:.1f} / {c['duplicates']:.1f} / {c['stories']:.1f}"
+        else:
+            rate, stages = f"{r['rate']:,.0f}", f"{r['cpu_s']:.1f} (MinHash + LSH only)"
+        print(f"| {label} | {r['articles']:,} | {rate} | {stages} | {r['peak_mib']:,.0f} | {r['rss_growth']} |")
+    ms, ds = results.get("marsad_synth"), results.get("datasketch_synth")
+    if ms:
+        print(f"\nplanted duplicates found: marsad {ms['planted_recall']:.3f} of {ms['planted']:,}", end="")
+        print(f"; datasketch (candidates only) {ds['planted_found']:.3f}" if ds else "")
 
 if __name__ == "__main__":
     main()

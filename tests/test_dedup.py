@@ -213,3 +213,60 @@ def test_the_token_cache_empties_between_articles_not_within_one(monkeypatch):
         assert len(f.lead_terms) > 10 and f.length > 40
     again = fz.features("عنوان", WIRE)
     assert again.text_fp == reference.text_fp and again.lead_terms == reference.lead_terms
+
+
+# -- batched features and keys: the same values as one article at a time ----------------------------
+
+
+def test_a_batch_of_features_equals_features_one_at_a_time():
+    from marsad.dedup.features import _fingerprint, shingle_hashes, stable_hash64
+    from marsad.search.analyzer import default_analyzer
+
+    texts = [("عنوان الخبر", WIRE), ("", []), ("في من على", ["في من على", ""]), ("قصير", ["كلمتان فقط"]),
+             ("5000ريال و(واس)", [p + " 12/13 رقم7" for p in OTHER]), (None, WIRE[:1])]
+    batch = Featurizer().batch([t for t, _ in texts], [p for _, p in texts])
+    analyzer = default_analyzer()
+    for (title, paras), f in zip(texts, batch):
+        single = Featurizer().features(title, paras)
+        body = analyzer.terms(" ".join(strip_boilerplate(paras)))
+        hashes = np.array([stable_hash64(t) or 1 for t in body], dtype=np.uint64)
+        seq = shingle_hashes(hashes)
+        assert f.lead_terms == single.lead_terms == body[:80]
+        assert f.title_terms == single.title_terms == analyzer.terms(title or "")
+        assert (f.body_hashes == hashes).all() and f.text_fp == single.text_fp == _fingerprint(hashes)
+        assert (f.shingles == np.unique(seq)).all() and (f.lead == np.unique(seq[:40])).all()
+        assert (single.shingles == f.shingles).all() and f.title_fp == single.title_fp
+
+
+def test_minhash_equals_the_textbook_definition():
+    from marsad.dedup.features import _PERM_A, _PERM_B
+
+    rng = np.random.default_rng(7)
+    sets = [np.unique(rng.integers(0, 2**63, size=int(k), dtype=np.uint64)) for k in rng.integers(0, 900, size=40)]
+    sets[5] = np.empty(0, dtype=np.uint64)
+    sig = minhash(sets, 16)
+    for s, row in zip(sets, sig):
+        if not len(s):
+            assert (row == 0xFFFFFFFF).all()
+            continue
+        expected = [int(((s * _PERM_A[i] + _PERM_B[i]) >> np.uint64(32)).min()) for i in range(16)]
+        assert row.tolist() == expected
+
+
+def test_pairs_within_a_batch_are_every_earlier_article_with_the_same_key():
+    rng = np.random.default_rng(3)
+    keys = rng.integers(0, 6, size=(30, 4)).astype(np.uint32)  # 0 = no key
+    owner = np.repeat(np.arange(30), 4)
+    article_keys = np.arange(100, 130)
+    later, other = DedupEngine._pairs_within_batch(keys.ravel(), owner, article_keys)
+    got: dict = {}
+    for i, k in zip(later.tolist(), other.tolist()):
+        got[(i, k)] = got.get((i, k), 0) + 1
+    expected: dict = {}
+    flat = keys.ravel().tolist()
+    for a in range(len(flat)):
+        for b in range(a):
+            if flat[a] and flat[a] == flat[b] and owner[a] != owner[b]:
+                i, j = max(owner[a], owner[b]), min(owner[a], owner[b])
+                expected[(int(i), int(article_keys[j]))] = expected.get((int(i), int(article_keys[j])), 0) + 1
+    assert got == expected

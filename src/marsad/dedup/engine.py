@@ -236,24 +236,20 @@ class DedupEngine:
         bands, fps, titled = self.keys_for(features)
         self.last_keys = (bands, fps, titled)
 
-        # Stored articles that share a band or a fingerprint with each new one.
-        band_hits: list[dict[int, int]] = [dict() for _ in range(n)]
+        # Stored articles that share a band or a fingerprint with each new one, and earlier
+        # articles of this same batch found the same way (so that a batch gives exactly what
+        # one article at a time would): (article in the batch, other key) pairs, counted.
         pos, vals = self.bands.lookup(bands.ravel())
-        for p, v in zip((pos // NUM_BANDS).tolist(), vals.tolist()):
-            d = band_hits[p]
-            d[v] = d.get(v, 0) + 1
-        exact_hits: list[set[int]] = [set() for _ in range(n)]
-        for index in (self.fingerprints, self.titled):
-            source = fps if index is self.fingerprints else titled
+        within_i, within_k = self._pairs_within_batch(bands.ravel(), np.repeat(np.arange(n), NUM_BANDS), keys_arr)
+        band_hits = self._count_pairs(np.concatenate((pos // NUM_BANDS, within_i)),
+                                      np.concatenate((vals, within_k)), n, count=True)
+        owners, others = [within_i[:0]], [within_k[:0]]
+        for index, source in ((self.fingerprints, fps), (self.titled, titled)):
             p, v = index.lookup(source)
-            for i, k in zip(p.tolist(), v.tolist()):
-                exact_hits[i].add(k)
-
-        # Earlier articles of this same batch, found the same way (so that a batch gives
-        # exactly what one article at a time would).
-        self._hits_within_batch(bands.ravel(), np.repeat(np.arange(n), NUM_BANDS), keys_arr, band_hits, count=True)
-        self._hits_within_batch(fps, np.arange(n), keys_arr, exact_hits)
-        self._hits_within_batch(titled, np.arange(n), keys_arr, exact_hits)
+            wi, wk = self._pairs_within_batch(source, np.arange(n), keys_arr)
+            owners += [p, wi]
+            others += [v, wk]
+        exact_hits = self._count_pairs(np.concatenate(owners), np.concatenate(others), n, count=False)
 
         decisions = []
         for i in range(n):
@@ -266,30 +262,46 @@ class DedupEngine:
         return decisions
 
     @staticmethod
-    def _hits_within_batch(flat_keys: np.ndarray, owner: np.ndarray, keys_arr: np.ndarray, hits: list,
-                           count: bool = False) -> None:
+    def _pairs_within_batch(flat_keys: np.ndarray, owner: np.ndarray,
+                            keys_arr: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(later article, key of an earlier one) for every pair of batch articles sharing a key."""
+        empty = np.empty(0, dtype=np.int64)
         nz = np.flatnonzero(flat_keys != 0)
         if len(nz) < 2:
-            return
+            return empty, empty
         k, o = flat_keys[nz], owner[nz]
         order = np.lexsort((o, k))
         k, o = k[order], o[order]
-        same = np.flatnonzero(k[1:] == k[:-1])
-        if not len(same):
-            return
-        # Runs of equal keys: each member gets every earlier member of its run.
-        starts = np.flatnonzero(np.concatenate(([True], k[1:] != k[:-1])))
-        run_of = np.searchsorted(starts, np.arange(len(k)), side="right") - 1
-        for j in np.unique(same + 1).tolist():
-            i = int(o[j])
-            for earlier in o[starts[run_of[j]] : j].tolist():
-                if earlier == i:
-                    continue
-                other = int(keys_arr[earlier])
-                if count:
-                    hits[i][other] = hits[i].get(other, 0) + 1
-                else:
-                    hits[i].add(other)
+        first = np.ones(len(k), dtype=bool)
+        first[1:] = k[1:] != k[:-1]
+        if first.all():
+            return empty, empty
+        # Each member of a run of equal keys pairs with every earlier member of its run.
+        run_start = np.maximum.accumulate(np.where(first, np.arange(len(k)), 0))
+        before = np.arange(len(k)) - run_start
+        later = np.repeat(np.arange(len(k)), before)
+        earlier = np.repeat(run_start, before) + (np.arange(len(later)) - np.repeat(np.cumsum(before) - before, before))
+        later_o, earlier_o = o[later], o[earlier]
+        keep = later_o != earlier_o
+        return later_o[keep].astype(np.int64), keys_arr[earlier_o[keep]]
+
+    @staticmethod
+    def _count_pairs(owner: np.ndarray, other: np.ndarray, n: int, count: bool) -> list:
+        """Per batch article, {other key: how many times} (count) or {other keys}."""
+        hits: list = [dict() for _ in range(n)] if count else [set() for _ in range(n)]
+        if not len(owner):
+            return hits
+        pairs = owner.astype(np.int64) << np.int64(32) | other.astype(np.int64)
+        if count:
+            pairs, counts = np.unique(pairs, return_counts=True)
+            for p, k, c in zip((pairs >> np.int64(32)).tolist(), (pairs & np.int64(0xFFFFFFFF)).tolist(),
+                               counts.tolist()):
+                hits[p][k] = c
+        else:
+            pairs = np.unique(pairs)
+            for p, k in zip((pairs >> np.int64(32)).tolist(), (pairs & np.int64(0xFFFFFFFF)).tolist()):
+                hits[p].add(k)
+        return hits
 
     def _set_times(self, keys: np.ndarray, times: np.ndarray) -> None:
         top = int(keys.max()) + 1

@@ -30,6 +30,7 @@ LEAD_SHINGLES = 40  # the lead signature covers the first shingles only (trimmed
 LEAD_TERMS = 80  # body terms the story stage reads (title + lead paragraph)
 _MASK64 = (1 << 64) - 1
 _TOKEN_CACHE_LIMIT = 2_000_000
+_BLOCK = 8192  # shingles per MinHash block
 
 # Fixed random permutations (a*x + b mod 2^64, top 32 bits): the same in every process,
 # so signatures and band keys stored by one run are valid in the next.
@@ -118,65 +119,101 @@ class _TokenCache:
     `Analyzer.terms(text)` equals the concatenation of `Analyzer.terms(token)` over
     `text.split()` (normalisation is per character and whitespace always separates tokens),
     so analysing each distinct token once gives the same terms at a fraction of the cost.
-    `codes` maps a token to the stable 64-bit hash of its single term, 0 for a token with no
-    term (a stopword), or -k for a token of several terms (k-1 indexes `multi`).
+
+    Tokens and terms get dense integer ids, and everything after the one dict lookup per
+    token is numpy over whole batches: token id -> (start, length) in a flat array of term
+    ids (a stopword has length 0, a token such as "5000ريال" several), term id -> its stable
+    64-bit hash and its text.
     """
 
     def __init__(self, analyzer: Analyzer):
         self.analyzer = analyzer
-        self.codes: dict[str, int] = {}
-        self.multi: list[tuple[int, ...]] = []
-        self.term_of: dict[int, str] = {}  # term hash -> term
-        self._hashes: dict[str, int] = {}
-
-    def _hash(self, term: str) -> int:
-        h = self._hashes.get(term)
-        if h is None:
-            h = self._hashes[term] = stable_hash64(term) or 1
-            self.term_of[h] = term
-        return h
+        self.ids: dict[str, int] = {}  # token -> token id
+        self.term_ids: dict[str, int] = {}  # term -> term id
+        self.terms: list[str] = []  # term id -> term
+        self._start = np.zeros(0, dtype=np.int64)  # token id -> first position in _flat
+        self._len = np.zeros(0, dtype=np.int64)  # token id -> how many terms
+        self._flat = np.zeros(0, dtype=np.int64)  # term ids of all known tokens
+        self._flat_n = 0
+        self.term_hash = np.zeros(0, dtype=np.uint64)  # term id -> stable hash (never 0)
 
     def reset_if_full(self) -> None:
-        """Forget everything once the cache is full (called between articles, never within one)."""
-        if len(self.codes) >= _TOKEN_CACHE_LIMIT or len(self._hashes) >= _TOKEN_CACHE_LIMIT:
-            self.codes.clear()
-            self.multi.clear()
-            self._hashes.clear()
-            self.term_of.clear()
+        """Forget everything once the cache is full (called between batches, never within one)."""
+        if len(self.ids) >= _TOKEN_CACHE_LIMIT or len(self.terms) >= _TOKEN_CACHE_LIMIT:
+            self.__init__(self.analyzer)
 
-    def learn(self, token: str) -> int:
-        """Analyse an unseen token; returns its code."""
-        terms = tuple(self.analyzer.terms(token))
-        if not terms:
-            code = 0
-        elif len(terms) == 1:
-            code = self._hash(terms[0])
+    @staticmethod
+    def _grow(arr: np.ndarray, size: int) -> np.ndarray:
+        if size <= len(arr):
+            return arr
+        out = np.zeros(max(size, 2 * len(arr), 1024), dtype=arr.dtype)
+        out[: len(arr)] = arr
+        return out
+
+    def learn(self, tokens: Sequence[str]) -> None:
+        """Analyse unseen (distinct) tokens."""
+        index_text = self.analyzer.index_text
+        term_ids = self.term_ids
+        new_terms: list[str] = []
+        lens: list[int] = []
+        flat: list[int] = []
+        for token in tokens:
+            terms = index_text(token).split()
+            lens.append(len(terms))
+            for t in terms:
+                tid = term_ids.get(t)
+                if tid is None:
+                    tid = term_ids[t] = len(self.terms) + len(new_terms)
+                    new_terms.append(t)
+                flat.append(tid)
+        first = len(self.ids)
+        self.ids.update(zip(tokens, range(first, first + len(tokens))))
+        n = len(self.ids)
+        self._start = self._grow(self._start, n)
+        self._len = self._grow(self._len, n)
+        lens_arr = np.array(lens, dtype=np.int64)
+        self._len[first:n] = lens_arr
+        self._start[first:n] = self._flat_n + np.cumsum(lens_arr) - lens_arr
+        self._flat = self._grow(self._flat, self._flat_n + len(flat))
+        self._flat[self._flat_n : self._flat_n + len(flat)] = flat
+        self._flat_n += len(flat)
+        if new_terms:
+            t0 = len(self.terms)
+            self.terms.extend(new_terms)
+            self.term_hash = self._grow(self.term_hash, len(self.terms))
+            self.term_hash[t0 : len(self.terms)] = np.array(
+                [stable_hash64(t) or 1 for t in new_terms], dtype=np.uint64)
+
+    def token_ids(self, tokens: list[str]) -> np.ndarray:
+        """The token ids of *tokens* (learning the unseen ones), as int64."""
+        ids = list(map(self.ids.get, tokens))
+        if None in ids:
+            self.learn(list(dict.fromkeys(t for t, i in zip(tokens, ids) if i is None)))
+            ids = list(map(self.ids.__getitem__, tokens))
+        return np.array(ids, dtype=np.int64)
+
+    def expand(self, token_ids: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Term ids of a token-id stream and the new bounds: *bounds* (n+1 offsets into the
+        token stream, one segment per text) becomes the same segments' offsets into the terms."""
+        lens = self._len[token_ids]
+        starts = self._start[token_ids]
+        ends = np.zeros(len(lens) + 1, dtype=np.int64)
+        np.cumsum(lens, out=ends[1:])
+        if not len(lens) or lens.max() <= 1:
+            terms = self._flat[starts[lens == 1]]
         else:
-            self.multi.append(tuple(self._hash(t) for t in terms))
-            code = -len(self.multi)
-        self.codes[token] = code
-        return code
+            total = int(ends[-1])
+            terms = self._flat[np.repeat(starts - ends[:-1], lens) + np.arange(total)]
+        return terms, ends[bounds]
 
-    def term_list(self, hashes: np.ndarray, limit: int | None = None) -> list[str]:
-        """The terms behind (the first *limit*) term hashes."""
-        part = hashes[:limit] if limit is not None else hashes
-        return list(map(self.term_of.__getitem__, part.tolist()))
+    def term_list(self, term_ids: np.ndarray) -> list[str]:
+        """The terms behind term ids."""
+        return list(map(self.terms.__getitem__, term_ids.tolist()))
 
-    def hashes(self, tokens: Sequence[str]) -> np.ndarray:
+    def hashes(self, tokens: list[str]) -> np.ndarray:
         """The term hashes of the tokens, in order (stopwords dropped), as uint64."""
-        codes = list(map(self.codes.get, tokens))
-        if None in codes:
-            codes = [c if c is not None else self.learn(t) for c, t in zip(codes, tokens)]
-        if codes and min(codes) < 0:
-            flat: list[int] = []
-            for c in codes:
-                if c < 0:
-                    flat.extend(self.multi[-c - 1])
-                elif c:
-                    flat.append(c)
-            return np.array(flat, dtype=np.uint64)
-        arr = np.array(codes, dtype=np.uint64)
-        return arr[arr != 0]
+        terms, _ = self.expand(self.token_ids(tokens), np.array([0, len(tokens)]))
+        return self.term_hash[terms]
 
 
 @dataclass(eq=False)
@@ -220,11 +257,37 @@ def shingle_hashes(hashes: np.ndarray, k: int = SHINGLE) -> np.ndarray:
         return np.empty(0, dtype=np.uint64)
     out = hashes[:n] * _SHINGLE_MUL[0]
     for j in range(1, k):
-        out = out + hashes[j : j + n] * _SHINGLE_MUL[j]
+        out += hashes[j : j + n] * _SHINGLE_MUL[j]
     out ^= out >> np.uint64(29)
     out *= np.uint64(0xBF58476D1CE4E5B9)
     out ^= out >> np.uint64(32)
     return out
+
+
+def _segments(starts: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    """Concatenated ranges start .. start+count-1 (one per segment), as int64 positions."""
+    total = int(counts.sum())
+    offsets = np.zeros(len(counts), dtype=np.int64)
+    np.cumsum(counts[:-1], out=offsets[1:])
+    return np.repeat(starts - offsets, counts) + np.arange(total)
+
+
+def _unique_per_segment(values: np.ndarray, counts: np.ndarray) -> list[np.ndarray]:
+    """Each segment of *values* (lengths *counts*) sorted and deduplicated, as separate arrays."""
+    bounds = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=bounds[1:])
+    edges = bounds.tolist()
+    for lo, hi in zip(edges, edges[1:]):
+        if hi - lo > 1:
+            values[lo:hi].sort()  # in place: *values* is the caller's scratch array
+    keep = np.ones(len(values), dtype=bool)
+    keep[1:] = values[1:] != values[:-1]
+    keep[bounds[:-1][counts > 0]] = True  # a segment's first value is never a repeat
+    kept = np.zeros(len(values) + 1, dtype=np.int64)
+    np.cumsum(keep, out=kept[1:])
+    ends = kept[bounds].tolist()
+    values = values[keep]
+    return [values[lo:hi] for lo, hi in zip(ends, ends[1:])]
 
 
 class Featurizer:
@@ -237,7 +300,9 @@ class Featurizer:
     def terms(self, text: str, limit: int | None = None) -> list[str]:
         """The analyzer's terms of *text* (at most *limit*)."""
         self._tokens.reset_if_full()
-        return self._tokens.term_list(self._tokens.hashes(text.split()), limit)
+        tokens = text.split()
+        term_ids, _ = self._tokens.expand(self._tokens.token_ids(tokens), np.array([0, len(tokens)]))
+        return self._tokens.term_list(term_ids[:limit])
 
     def __call__(self, article: Article) -> Features:
         """The features of one article."""
@@ -245,22 +310,58 @@ class Featurizer:
 
     def features(self, title: str, paragraphs: Sequence[str]) -> Features:
         """The features of a title and its body paragraphs."""
-        title_tokens = (title or "").split()
-        body_tokens = " ".join(strip_boilerplate(paragraphs)).split()
+        return self.batch([title], [paragraphs])[0]
+
+    def batch(self, titles: Sequence[str | None], bodies: Sequence[Sequence[str]]) -> list[Features]:
+        """The features of many articles at once (titles[i] with paragraphs bodies[i]).
+
+        Each article costs one dict lookup per word; the rest (term hashes, shingles, their
+        sorting and deduplication) is numpy over the whole batch.
+        """
+        n = len(titles)
+        if not n:
+            return []
         tokens = self._tokens
         tokens.reset_if_full()
-        body = tokens.hashes(body_tokens)
-        title_hashes = tokens.hashes(title_tokens)
-        seq = shingle_hashes(body)
-        return Features(
-            title_terms=tokens.term_list(title_hashes),
-            lead_terms=tokens.term_list(body, LEAD_TERMS),
-            body_hashes=body,
-            text_fp=_fingerprint(body),
-            title_fp=_fingerprint(title_hashes),
-            shingles=np.unique(seq),
-            lead=np.unique(seq[:LEAD_SHINGLES]),
-        )
+        title_tokens: list[str] = []
+        body_tokens: list[str] = []
+        t_bounds = np.zeros(n + 1, dtype=np.int64)
+        b_bounds = np.zeros(n + 1, dtype=np.int64)
+        for i, (title, paragraphs) in enumerate(zip(titles, bodies)):
+            title_tokens += (title or "").split()
+            body_tokens += " ".join(strip_boilerplate(paragraphs)).split()
+            t_bounds[i + 1] = len(title_tokens)
+            b_bounds[i + 1] = len(body_tokens)
+        t_terms, t_bounds = tokens.expand(tokens.token_ids(title_tokens), t_bounds)
+        b_terms, b_bounds = tokens.expand(tokens.token_ids(body_tokens), b_bounds)
+        t_hash = tokens.term_hash[t_terms]
+        b_hash = tokens.term_hash[b_terms]
+        lengths = np.diff(b_bounds)
+
+        # Shingles: hashed over the whole stream, kept where all k terms are in one article.
+        seq = shingle_hashes(b_hash)
+        counts = np.maximum(lengths - (SHINGLE - 1), 0)
+        starts = b_bounds[:-1]
+        shingles = _unique_per_segment(seq[_segments(starts, counts)], counts)
+        lead_counts = np.minimum(counts, LEAD_SHINGLES)
+        leads = _unique_per_segment(seq[_segments(starts, lead_counts)], lead_counts)
+
+        lead_ends = np.minimum(b_bounds[1:], starts + LEAD_TERMS)
+        term_list = tokens.term_list
+        out = []
+        for i in range(n):
+            body = b_hash[b_bounds[i] : b_bounds[i + 1]].copy()
+            title_hashes = t_hash[t_bounds[i] : t_bounds[i + 1]]
+            out.append(Features(
+                title_terms=term_list(t_terms[t_bounds[i] : t_bounds[i + 1]]),
+                lead_terms=term_list(b_terms[b_bounds[i] : lead_ends[i]]),
+                body_hashes=body,
+                text_fp=_fingerprint(body),
+                title_fp=_fingerprint(title_hashes),
+                shingles=shingles[i].copy(),
+                lead=leads[i].copy(),
+            ))
+        return out
 
 
 # -- MinHash ------------------------------------------------------------------------------------
@@ -270,33 +371,39 @@ def minhash(sets: Sequence[np.ndarray], num_perm: int = NUM_PERM) -> np.ndarray:
     """MinHash signatures (n x num_perm, uint32) of several shingle sets at once.
 
     h_i(x) = top 32 bits of (a_i * x + b_i) mod 2^64, minimised over each set; an empty
-    set gets all 0xFFFFFFFF (it collides with nothing that is not empty too).
+    set gets all 0xFFFFFFFF (it collides with nothing that is not empty too). The top 32
+    bits of the smallest 64-bit value are the smallest top 32 bits, so the shift is taken
+    once per set and permutation, not once per shingle.
     """
     out = np.full((len(sets), num_perm), 0xFFFFFFFF, dtype=np.uint32)
-    sizes = np.array([len(s) for s in sets], dtype=np.int64)
+    sizes = np.fromiter(map(len, sets), dtype=np.int64, count=len(sets))
     nonempty = np.flatnonzero(sizes)
     if not len(nonempty):
         return out
-    flat = np.concatenate([sets[i] for i in nonempty])
+    flat = np.concatenate([sets[i] for i in nonempty.tolist()])
     a, b = _PERM_A[:num_perm], _PERM_B[:num_perm]
-    # Chunks keep the (shingles x permutations) matrix small enough to stay in cache.
-    starts = np.concatenate(([0], np.cumsum(sizes[nonempty])[:-1]))
-    chunk = max(1, 65536 // num_perm)
-    mins = np.empty((len(nonempty), num_perm), dtype=np.uint32)
-    row = 0
-    while row < len(nonempty):
-        stop = row
-        total = 0
-        while stop < len(nonempty) and (total == 0 or total + sizes[nonempty[stop]] <= chunk * 4):
-            total += sizes[nonempty[stop]]
-            stop += 1
-        lo = starts[row]
-        hi = lo + total
-        block = flat[lo:hi, None] * a[None, :] + b[None, :]
-        block = (block >> np.uint64(32)).astype(np.uint32)
-        mins[row:stop] = np.minimum.reduceat(block, starts[row:stop] - lo, axis=0)
-        row = stop
-    out[nonempty] = mins
+    sizes = sizes[nonempty]
+    starts = np.zeros(len(nonempty) + 1, dtype=np.int64)
+    np.cumsum(sizes, out=starts[1:])
+    # Blocks of about _BLOCK shingles keep the (shingles x permutations) matrix in cache;
+    # one scratch buffer serves every block.
+    cut = [0]
+    bounds = starts.tolist()
+    for i in range(1, len(bounds)):
+        if bounds[i] - bounds[cut[-1]] > _BLOCK and i - 1 > cut[-1]:
+            cut.append(i - 1)
+    cut.append(len(nonempty))
+    # Permutations x shingles: the minimum then runs along contiguous memory.
+    mins = np.empty((num_perm, len(nonempty)), dtype=np.uint64)
+    buf = np.empty((num_perm, max(bounds[hi] - bounds[lo] for lo, hi in zip(cut, cut[1:]))), dtype=np.uint64)
+    col_a, col_b = a[:, None], b[:, None]
+    for lo, hi in zip(cut, cut[1:]):
+        m = bounds[hi] - bounds[lo]
+        block = buf[:, :m]
+        np.multiply(col_a, flat[None, bounds[lo] : bounds[hi]], out=block)
+        np.add(block, col_b, out=block)
+        np.minimum.reduceat(block, starts[lo:hi] - bounds[lo], axis=1, out=mins[:, lo:hi])
+    out[nonempty] = (mins.T >> np.uint64(32)).astype(np.uint32)
     return out
 
 

@@ -19,6 +19,7 @@ import heapq
 import math
 from itertools import islice, repeat
 from operator import mul
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
@@ -53,7 +54,8 @@ Vector = dict[str, float]
 
 
 def _norm(vec: Vector) -> float:
-    return math.sqrt(sum(w * w for w in vec.values()))
+    weights = vec.values()
+    return math.sqrt(sum(map(mul, weights, weights)))
 
 
 def cosine(a: Vector, b: Vector) -> float:
@@ -150,11 +152,13 @@ class StoryEngine:
         self.story_of: dict[int, int] = {}  # article key -> story key, for articles of active stories
         self.redirect: dict[int, int] = {}  # merged story key -> surviving story key
         self.postings: dict[str, set[int]] = {}  # term -> active story keys
-        self.df: dict[str, int] = {}
+        self.df: Counter[str] = Counter()
         self.df_docs = 0
         self._df_heap: list[tuple[float, int, tuple[str, ...]]] = []
         self.now = float("-inf")  # latest article time seen
         self._entities = entity_terms()
+        self._tf: dict[float, float] = {}  # raw count -> 1 + log(count)
+        self._log1: list[float] = [math.log(k + 1) for k in range(4096)]  # df -> log(df + 1)
 
     # -- vectors -----------------------------------------------------------------------------------
 
@@ -184,11 +188,23 @@ class StoryEngine:
         n = math.log(max(self.df_docs, self.config.min_df_docs) + 1) + 1.0
         df = self.df.get
         log = math.log
-        raw = {t: (1.0 + log(c)) * (n - log(df(t, 0) + 1)) * (boost if t in ents else 1.0) for t, c in counts.items()}
+        tfs = self._tf
+        logs = self._log1
+        top_df = len(logs)
+        raw = {}
+        # The same arithmetic as (1 + log c) * (n - log(df + 1)) * boost, with the logarithms looked up.
+        for t, c in counts.items():
+            tf = tfs.get(c)
+            if tf is None:
+                tf = tfs[c] = 1.0 + log(c)
+            d = df(t, 0)
+            w = tf * (n - (logs[d] if d < top_df else log(d + 1)))
+            raw[t] = w * boost if t in ents else w
         # Heaviest first (the dict keeps this order); equal weights in term order.
         top = sorted(sorted(raw), key=raw.__getitem__, reverse=True)[: self.config.vector_terms]
-        norm = math.sqrt(sum(raw[t] * raw[t] for t in top)) or 1.0
-        return {t: round(raw[t] / norm, 5) for t in top if raw[t] > 0}
+        weights = list(map(raw.__getitem__, top))
+        norm = math.sqrt(sum(map(mul, weights, weights))) or 1.0
+        return {t: round(w / norm, 5) for t, w in zip(top, weights) if w > 0}
 
     # -- time and frequencies ------------------------------------------------------------------------
 
@@ -213,8 +229,7 @@ class StoryEngine:
             return
         heapq.heappush(self._df_heap, (when, key, tuple(terms)))
         self.df_docs += 1
-        for t in terms:
-            self.df[t] = self.df.get(t, 0) + 1
+        self.df.update(terms)
 
     def _active(self, story: StoryState, when: float) -> bool:
         w = self.config.window_hours * HOUR

@@ -144,7 +144,7 @@ def run_engines(corpus: list[tuple[str, Article]], *, dedup_config=None, story_c
     for start in range(0, len(corpus), batch):
         part = corpus[start : start + batch]
         t = time.process_time()
-        feats = [fz(a) for _, a in part]
+        feats = fz.batch([a.title for _, a in part], [a.paragraphs for _, a in part])
         times = [a.published_at.timestamp() if a.published_at else 0.0 for _, a in part]
         t1 = time.process_time()
         decisions = dedup.process(list(range(start, start + len(part))), feats, times)

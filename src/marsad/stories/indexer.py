@@ -192,7 +192,7 @@ def update(store, *, batch_size: int = BATCH, limit: int | None = None) -> Index
 def _process(conn, state: _State, rows, report: IndexReport) -> None:
     fz = featurizer()
     keys = [r[0] for r in rows]
-    feats = [fz.features(r[2], r[3].split("\n") if r[3] else []) for r in rows]
+    feats = fz.batch([r[2] for r in rows], [r[3].split("\n") if r[3] else [] for r in rows])
     times = [_ts(r[5]) or _ts(r[6]) or _ts(r[7]) or 0.0 for r in rows]
     decisions = state.dedup.process(keys, feats, times)
     bands, fps, titled = state.dedup.last_keys
@@ -269,19 +269,26 @@ def _refresh_stories(conn, state: _State, touched: set[int], now: str) -> None:
             part,
         ):
             summary[r[0]] = r
-    rows = []
+    leads = {}
     for key in keys:
-        if key not in summary:
-            continue
+        if key in summary:
+            story = state.stories.stories.get(key)
+            leads[key] = story.lead() if story is not None else key
+    # Titles and ids of the leads and of the stories' first articles, in one query per 500.
+    wanted = sorted(set(leads) | set(leads.values()))
+    articles = {}
+    for start in range(0, len(wanted), 500):
+        part = wanted[start : start + 500]
+        marks = ",".join("?" * len(part))
+        for pk, title, article_id in conn.execute(f"SELECT pk, title, id FROM articles WHERE pk IN ({marks})", part):
+            articles[pk] = (title, article_id)
+    rows = []
+    for key, lead in leads.items():
         _, count, first, last, outlets = summary[key]
-        story = state.stories.stories.get(key)
-        lead = story.lead() if story is not None else key
-        title_row = conn.execute("SELECT title, id FROM articles WHERE pk = ?", (lead,)).fetchone()
-        first_id = conn.execute("SELECT id FROM articles WHERE pk = ?", (key,)).fetchone()
-        if title_row is None or first_id is None:
+        if lead not in articles or key not in articles:
             continue
         sources = sorted(s for s in json.loads(outlets) if s)
-        rows.append((key, "s" + first_id[0], title_row[0], lead, first, last, count,
+        rows.append((key, "s" + articles[key][1], articles[lead][0], lead, first, last, count,
                      json.dumps(sources, ensure_ascii=False), now))
     conn.executemany(
         """INSERT INTO stories (pk, id, title, lead_pk, first_seen, last_seen, article_count, outlets, updated_at)
