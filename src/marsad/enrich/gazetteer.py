@@ -9,7 +9,9 @@
     phrase_df.tsv.gz      SaudiNewsNet article frequencies of words and word pairs (key phrases)
     entity_aliases.tsv    hand-checked aliases of non-country entities
     selftrain.tsv.gz      what CRFs trained on halves of train.txt predicted over SaudiNewsNet
-    model.crfsuite        the CRF tagger
+    model.crfsuite        the CRF tagger (the previous model; also what self-training uses)
+    bilstm.npz            the shipped BiLSTM-CRF tagger's weights (float16)
+    bilstm.emb.npz        its word embeddings (int8 with row scales) and their vocabulary
 
 The generated files are rebuilt by scripts/train_ner.py; the hand-written ones are edited.
 """

