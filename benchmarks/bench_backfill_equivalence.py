@@ -37,15 +37,11 @@ def shard(corpus: Path, folder: Path, limit: int | None, shards: int) -> list[st
 
 
 def sqlite_groups(db: str) -> set[frozenset[str]]:
+    from marsad.dedup import duplicate_groups
     from marsad.store.sqlite import SQLiteStore
 
     with SQLiteStore(db) as store:
-        rows = store.conn.execute("SELECT a.id, d.group_pk FROM dedup_articles d JOIN articles a ON a.pk = d.article_pk"
-                                  ).fetchall()
-    groups: dict[int, set[str]] = {}
-    for article_id, group in rows:
-        groups.setdefault(group, set()).add(article_id)
-    return {frozenset(g) for g in groups.values() if len(g) > 1}
+        return duplicate_groups(store)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from marsad.backfill import FAIL_ONCE_ENV, backfill, partitions
+from marsad.dedup import duplicate_groups
 from marsad.models import Article
 from marsad.pipeline import ingest
 from marsad.store import open_store
@@ -60,12 +61,7 @@ def _exact_copy(record: dict, n: int) -> dict:
 def _stored_groups(db: str) -> set[frozenset[str]]:
     """Duplicate groups (two or more articles) as the one-process story stage stored them."""
     with SQLiteStore(db) as store:
-        rows = store.conn.execute("SELECT a.id, d.group_pk FROM dedup_articles d JOIN articles a ON a.pk = d.article_pk"
-                                  ).fetchall()
-    groups: dict[int, set[str]] = {}
-    for article_id, group in rows:
-        groups.setdefault(group, set()).add(article_id)
-    return {frozenset(g) for g in groups.values() if len(g) > 1}
+        return duplicate_groups(store)
 
 
 @pytest.fixture(scope="module")

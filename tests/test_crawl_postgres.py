@@ -77,13 +77,8 @@ def _crawl_in_thread(dsn: str, start: threading.Barrier, reports: list, errors: 
         start.abort()
 
 
-def test_two_crawlers_at_once_store_every_entry_once(server, pg_dsn):
-    count = 40
-    feed = serve_many_pages(server, count, page_delay=0.05)
-    with PostgresStore(pg_dsn) as store:
-        add_source(store, feed, name="تجربة", settings=fast_settings())
-    polled_before = server.hits["/feed.xml"]  # discovery read the feed once
-
+def _two_crawlers_at_once(pg_dsn: str) -> list:
+    """Run two crawlers in threads, released together; their reports (any error fails the test)."""
     start = threading.Barrier(2)
     reports: list = []
     errors: list = []
@@ -93,6 +88,17 @@ def test_two_crawlers_at_once_store_every_entry_once(server, pg_dsn):
     for t in threads:
         t.join(300)
     assert not errors, errors
+    return reports
+
+
+def test_two_crawlers_at_once_store_every_entry_once(server, pg_dsn):
+    count = 40
+    feed = serve_many_pages(server, count, page_delay=0.05)
+    with PostgresStore(pg_dsn) as store:
+        add_source(store, feed, name="تجربة", settings=fast_settings())
+    polled_before = server.hits["/feed.xml"]  # discovery read the feed once
+
+    reports = _two_crawlers_at_once(pg_dsn)
     assert len(reports) == 2
 
     # The feed was polled by one crawler only; every page fetched once, by one of them.
@@ -118,15 +124,7 @@ def test_two_crawlers_share_a_queued_frontier(server, pg_dsn):
         queued = crawl(store, settings(fetch_pages=False), handle_signals=False)
         assert queued.entries_queued == count and CrawlState(store).count_pending() == count
 
-    start = threading.Barrier(2)
-    reports: list = []
-    errors: list = []
-    threads = [threading.Thread(target=_crawl_in_thread, args=(pg_dsn, start, reports, errors)) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(300)
-    assert not errors, errors
+    reports = _two_crawlers_at_once(pg_dsn)
     # Both crawlers worked (each fetch waits 0.1 s; neither can finish 40 pages before the other starts) ...
     assert all(r.pages > 0 for r in reports), [r.summary() for r in reports]
     # ... and no page was fetched, or article stored, twice.

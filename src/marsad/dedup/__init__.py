@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
-from .api import DuplicateGroup, Provenance, duplicates_of
+from .api import DuplicateGroup, Provenance, duplicate_groups, duplicates_of
 from .engine import DedupConfig, DedupEngine, Decision, compare, is_copy, title_conflict
 from .features import Featurizer, Features, strip_boilerplate
 
 __all__ = [
     "DedupConfig", "DedupEngine", "Decision", "DuplicateGroup", "Featurizer", "Features", "Provenance",
-    "compare", "duplicates_of", "is_copy", "strip_boilerplate", "title_conflict",
+    "compare", "duplicate_groups", "duplicates_of", "is_copy", "strip_boilerplate", "title_conflict",
 ]

@@ -62,3 +62,13 @@ def duplicates_of(store, article_id: str) -> DuplicateGroup:
     members = [Provenance(r[1], r[2], r[3], _when(r[4]), None if r is canonical else r[7],
                           None if r is canonical else r[8]) for r in rows]
     return DuplicateGroup(canonical_id=canonical[1], members=members)
+
+
+def duplicate_groups(store) -> set[frozenset[str]]:
+    """Every group of two or more copies, as sets of article ids (to compare two runs' results)."""
+    rows = store.conn.execute(
+        "SELECT a.id, d.group_pk FROM dedup_articles d JOIN articles a ON a.pk = d.article_pk").fetchall()
+    groups: dict[int, set[str]] = {}
+    for article_id, group in rows:
+        groups.setdefault(group, set()).add(article_id)
+    return {frozenset(g) for g in groups.values() if len(g) > 1}

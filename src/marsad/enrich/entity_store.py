@@ -365,3 +365,50 @@ def search_facets(conn: sqlite3.Connection, matched: str, params: list, *, per_t
             GROUP BY loc.country ORDER BY n DESC, loc.country LIMIT ?""",
         [*params, countries]).fetchall()
     return [(r[0], r[1], r[2], r[3]) for r in entities], [(r[0], r[1]) for r in places]
+
+
+class EntityQueries:
+    """The entity reads of a store, for both backends: each runs this module's SQL on `self.conn`
+    (sqlite3's connection, or PostgreSQL's `SQLiteStyle` that takes the same dialect)."""
+
+    conn: sqlite3.Connection
+
+    def pending_enrichment(self, model: str, *, limit: int | None = None) -> list[str]:
+        """Ids of articles never enriched, changed since (text, title or tags), or enriched by another model."""
+        return pending_article_ids(self.conn, model, limit=limit)
+
+    def known_entity_aliases(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
+        """(type, short name key) -> key of the full name earlier articles paired it with."""
+        return known_aliases(self.conn, keys)
+
+    def article_mentions(self, article_id: str) -> list:
+        """An article's entity mentions in reading order."""
+        return article_mentions(self.conn, article_id)
+
+    def article_auto_tags(self, article_id: str) -> list[str] | None:
+        """Tags suggested for an article; None if it was never enriched."""
+        return article_auto_tags(self.conn, article_id)
+
+    def tag_entities(self, tags: Iterable[str]) -> dict[str, int]:
+        """Publisher tag -> id of the entity it names."""
+        return tag_entities(self.conn, tags)
+
+    def list_entities(self, **filters) -> list:
+        """Entities (EntitySummary) by article count; filters: type, country, key_prefix, since, source, limit, offset."""
+        return list_entities(self.conn, **filters)
+
+    def find_entities(self, keys: Iterable[str], *, type: str | None = None) -> list:
+        """Entities whose matching key is one of *keys*."""
+        return find_entities(self.conn, keys, type=type)
+
+    def entity_detail(self, entity_id: int, *, limit: int = 20):
+        """An entity page's data (EntityDetail); raises NotFound."""
+        return entity_detail(self.conn, entity_id, limit=limit)
+
+    def entity_article_ids(self, entity_ids: Iterable[int]) -> list[str]:
+        """Ids of articles mentioning any of these entities, newest first."""
+        return entity_article_ids(self.conn, entity_ids)
+
+    def entity_facets(self, article_ids: Iterable[str], *, type: str | None = None, limit: int = 20) -> list:
+        """(EntitySummary, article count) for the entities most named in these articles."""
+        return entity_facets(self.conn, article_ids, type=type, limit=limit)

@@ -24,6 +24,7 @@ from decimal import Decimal
 
 from ..errors import NotFound, StoreError
 from ..models import Article, Link, Source
+from ..enrich.entity_store import EntityQueries
 from .base import UpsertResult
 from .pg_schema import MIGRATIONS
 from .sqlite import BATCH_SIZE, _batched, _iso, _now, _version_hash
@@ -250,7 +251,7 @@ class SQLiteStyle:
             return Result([], cur.rowcount)
 
 
-class PostgresStore:
+class PostgresStore(EntityQueries):
     """marsad's `Store` on PostgreSQL: a psycopg connection pool, upserts safe under concurrent writers."""
 
     backend = "postgresql"
@@ -657,7 +658,8 @@ class PostgresStore:
         return [Link(*r) for r in rows]
 
     # -- entities ----------------------------------------------------------------
-    # marsad.enrich.entity_store holds the SQL (written for SQLite); here it runs through `SQLiteStyle`.
+    # marsad.enrich.entity_store holds the SQL (written for SQLite); here it runs through `SQLiteStyle`
+    # (the reads come from its EntityQueries).
 
     def save_enrichments(self, items: Iterable) -> int:
         """Replace articles' mentions, auto tags and tag links, in one transaction. Two writers creating
@@ -675,66 +677,6 @@ class PostgresStore:
                 if attempt == DEADLOCK_RETRIES:
                     raise
         return 0
-
-    def pending_enrichment(self, model: str, *, limit: int | None = None) -> list[str]:
-        """Ids of articles never enriched, changed since (text, title or tags), or enriched by another model."""
-        from ..enrich import entity_store
-
-        return entity_store.pending_article_ids(self.conn, model, limit=limit)
-
-    def known_entity_aliases(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """(type, short name key) -> key of the full name earlier articles paired it with."""
-        from ..enrich import entity_store
-
-        return entity_store.known_aliases(self.conn, keys)
-
-    def article_mentions(self, article_id: str) -> list:
-        """An article's entity mentions in reading order."""
-        from ..enrich import entity_store
-
-        return entity_store.article_mentions(self.conn, article_id)
-
-    def article_auto_tags(self, article_id: str) -> list[str] | None:
-        """Tags suggested for an article; None if it was never enriched."""
-        from ..enrich import entity_store
-
-        return entity_store.article_auto_tags(self.conn, article_id)
-
-    def tag_entities(self, tags: Iterable[str]) -> dict[str, int]:
-        """Publisher tag -> id of the entity it names."""
-        from ..enrich import entity_store
-
-        return entity_store.tag_entities(self.conn, tags)
-
-    def list_entities(self, **filters) -> list:
-        """Entities by article count (see marsad.enrich.entity_store.list_entities)."""
-        from ..enrich import entity_store
-
-        return entity_store.list_entities(self.conn, **filters)
-
-    def find_entities(self, keys: Iterable[str], *, type: str | None = None) -> list:
-        """Entities whose matching key is one of *keys*."""
-        from ..enrich import entity_store
-
-        return entity_store.find_entities(self.conn, keys, type=type)
-
-    def entity_detail(self, entity_id: int, *, limit: int = 20):
-        """An entity page's data; raises NotFound."""
-        from ..enrich import entity_store
-
-        return entity_store.entity_detail(self.conn, entity_id, limit=limit)
-
-    def entity_article_ids(self, entity_ids: Iterable[int]) -> list[str]:
-        """Ids of articles mentioning any of these entities, newest first."""
-        from ..enrich import entity_store
-
-        return entity_store.entity_article_ids(self.conn, entity_ids)
-
-    def entity_facets(self, article_ids: Iterable[str], *, type: str | None = None, limit: int = 20) -> list:
-        """(EntitySummary, article count) for the entities most named in these articles."""
-        from ..enrich import entity_store
-
-        return entity_store.entity_facets(self.conn, article_ids, type=type, limit=limit)
 
     # -- summary ----------------------------------------------------------------
 

@@ -209,7 +209,7 @@ def _batched(items: Iterable, size: int) -> Iterator[list]:
         yield chunk
 
 
-class SQLiteStore:
+class SQLiteStore(entity_store.EntityQueries):
     """marsad's default `Store`: a single SQLite file, safe to reopen and re-ingest into."""
 
     runs_story_stage = True  # the dedup/story stage (marsad.stories) is written for this backend
@@ -520,52 +520,12 @@ class SQLiteStore:
         rows = self.conn.execute("SELECT * FROM links WHERE to_id = ? ORDER BY kind, from_id", (article_id,))
         return [Link(r["from_id"], r["to_id"], r["kind"]) for r in rows]
 
-    # -- entities (SQL in marsad.enrich.entity_store) ---------------------------
+    # -- entities (SQL in marsad.enrich.entity_store; reads from its EntityQueries) ----
 
     def save_enrichments(self, items: Iterable) -> int:
         """Replace articles' mentions, auto tags and tag links with fresh enrichments; returns how many."""
         with self.transaction() as conn:
             return entity_store.save_enrichments(conn, items)
-
-    def pending_enrichment(self, model: str, *, limit: int | None = None) -> list[str]:
-        """Ids of articles never enriched, changed since, or enriched by another model."""
-        return entity_store.pending_article_ids(self.conn, model, limit=limit)
-
-    def known_entity_aliases(self, keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], str]:
-        """(type, short name key) -> key of the full name earlier articles paired it with."""
-        return entity_store.known_aliases(self.conn, keys)
-
-    def article_mentions(self, article_id: str) -> list:
-        """An article's entity mentions (StoredMention) in reading order."""
-        return entity_store.article_mentions(self.conn, article_id)
-
-    def article_auto_tags(self, article_id: str) -> list[str] | None:
-        """Tags suggested for an article; None if it was never enriched."""
-        return entity_store.article_auto_tags(self.conn, article_id)
-
-    def tag_entities(self, tags: Iterable[str]) -> dict[str, int]:
-        """Publisher tag -> id of the entity it names."""
-        return entity_store.tag_entities(self.conn, tags)
-
-    def list_entities(self, **filters) -> list:
-        """Entities (EntitySummary) by article count; filters: type, country, key_prefix, since, source, limit, offset."""
-        return entity_store.list_entities(self.conn, **filters)
-
-    def find_entities(self, keys: Iterable[str], *, type: str | None = None) -> list:
-        """Entities whose matching key is one of *keys*."""
-        return entity_store.find_entities(self.conn, keys, type=type)
-
-    def entity_detail(self, entity_id: int, *, limit: int = 20):
-        """An entity page's data (EntityDetail); raises NotFound."""
-        return entity_store.entity_detail(self.conn, entity_id, limit=limit)
-
-    def entity_article_ids(self, entity_ids: Iterable[int]) -> list[str]:
-        """Ids of articles mentioning any of these entities, newest first."""
-        return entity_store.entity_article_ids(self.conn, entity_ids)
-
-    def entity_facets(self, article_ids: Iterable[str], *, type: str | None = None, limit: int = 20) -> list:
-        """(EntitySummary, article count) for the entities most named in these articles."""
-        return entity_store.entity_facets(self.conn, article_ids, type=type, limit=limit)
 
     # -- summary ----------------------------------------------------------------
 
