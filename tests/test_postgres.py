@@ -136,15 +136,17 @@ def test_similar_sources_by_trigrams(pg_store):
     assert names and names[0] == "صحيفة سبق"
 
 
-def test_ingest_into_postgres_skips_enrichment_for_now(pg_store, tmp_path):
+def test_ingest_into_postgres_enriches_as_on_sqlite(pg_store, tmp_path):
+    from marsad.enrich import model_version
     from marsad.pipeline import ingest
 
     corpus = tmp_path / "a.jsonl"
     corpus.write_text('{"title": "خبر أول", "text": "نص الخبر الأول", "source": "sabq"}\n'
                       '{"title": "خبر ثان", "text": "نص الخبر الثاني", "source": "sabq"}\n', encoding="utf-8")
     report = ingest(pg_store, [str(corpus)])
-    assert report.new == 2 and report.enriched == 0 and not report.failed
-    assert len(pg_store.pending_enrichment("any")) == 2
+    assert report.new == 2 and report.enriched == 2 and not report.failed
+    assert pg_store.pending_enrichment(model_version()) == []
+    assert len(pg_store.pending_enrichment("another-model")) == 2  # a new model redoes them
     assert ingest(pg_store, [str(corpus)]).unchanged == 2
 
 
