@@ -11,7 +11,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from marsad.web import WebSettings, create_app
-from webapp import EXTRA, build_db, hide_stories, install_fake_stories
+from webapp import EXTRA, build_db, install_fake_stories, reader_client
 
 
 @pytest.fixture(scope="session")
@@ -21,8 +21,7 @@ def api_db(tmp_path_factory):
 
 @pytest.fixture
 def api(api_db, monkeypatch):
-    hide_stories(monkeypatch)
-    with TestClient(create_app(WebSettings(db=str(api_db))), raise_server_exceptions=False) as client:
+    with reader_client(api_db, monkeypatch) as client:
         yield client
 
 

@@ -11,7 +11,7 @@ from fastapi.testclient import TestClient
 
 from marsad.store.sqlite import SQLiteStore
 from marsad.web import WebSettings, create_app
-from webapp import EXTRA, build_db, copy_db, hide_stories
+from webapp import EXTRA, build_db, copy_db, hide_stories, reader_client
 
 RIYADH = "الرياض"
 
@@ -55,8 +55,7 @@ def entity_db(tmp_path_factory):
 
 @pytest.fixture
 def client(entity_db, monkeypatch):
-    hide_stories(monkeypatch)
-    with TestClient(create_app(WebSettings(db=str(entity_db))), raise_server_exceptions=False) as test_client:
+    with reader_client(entity_db, monkeypatch) as test_client:
         yield test_client
 
 

@@ -17,7 +17,7 @@ from marsad.cli import sample_inputs
 from marsad.models import Link, Source
 from marsad.pipeline import ingest
 from marsad.web import WebSettings, create_app
-from webapp import EXTRA, build_db, hide_stories
+from webapp import EXTRA, build_db, reader_client
 
 
 def _fill(store) -> None:
@@ -49,15 +49,13 @@ def sqlite_web_db(tmp_path_factory):
 
 @pytest.fixture
 def pg_client(pg_web_dsn, monkeypatch):
-    hide_stories(monkeypatch)
-    with TestClient(create_app(WebSettings(db=pg_web_dsn)), raise_server_exceptions=False) as client:
+    with reader_client(pg_web_dsn, monkeypatch) as client:
         yield client
 
 
 @pytest.fixture
 def sqlite_client(sqlite_web_db, monkeypatch):
-    hide_stories(monkeypatch)
-    with TestClient(create_app(WebSettings(db=str(sqlite_web_db))), raise_server_exceptions=False) as client:
+    with reader_client(sqlite_web_db, monkeypatch) as client:
         yield client
 
 
@@ -137,9 +135,7 @@ def test_admin_dashboard_on_postgres(pg_web_dsn, monkeypatch):
     from test_web_admin import sign_in
     from webapp import ADMIN_TOKEN
 
-    hide_stories(monkeypatch)
-    app = create_app(WebSettings(db=pg_web_dsn, admin_token=ADMIN_TOKEN))
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with reader_client(pg_web_dsn, monkeypatch, admin_token=ADMIN_TOKEN) as client:
         sign_in(client)
         dashboard = _ok(client.get("/admin"))
         assert "إدارة المصادر" in dashboard and "عكاظ" in dashboard and "حالة الجمع" in dashboard

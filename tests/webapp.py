@@ -125,6 +125,16 @@ def install_fake_stories(monkeypatch) -> None:
     monkeypatch.setattr(compat, "_modules", {})
 
 
+def reader_client(db, monkeypatch, **settings):
+    """An ASGI test client of the reader over *db* (a path or URL), stories hidden, server errors as pages."""
+    from fastapi.testclient import TestClient
+
+    from marsad.web import WebSettings, create_app
+
+    hide_stories(monkeypatch)
+    return TestClient(create_app(WebSettings(db=str(db), **settings)), raise_server_exceptions=False)
+
+
 def hide_stories(monkeypatch) -> None:
     """Make the reader behave as if marsad.stories did not exist (its fallback paths)."""
     import time
