@@ -72,7 +72,7 @@ def test_crawl_state_and_sources_on_postgres(server, pg_store):
 
 def _crawl_in_thread(dsn: str, start: threading.Barrier, reports: list, errors: list, **options) -> None:
     try:
-        with PostgresStore(dsn, max_size=3) as store:
+        with PostgresStore(dsn) as store:
             start.wait(timeout=60)
             reports.append(crawl(store, settings(fetch=fast_settings(per_host_concurrency=2)),
                                  handle_signals=False, **options))
