@@ -237,7 +237,7 @@ class _Plan:
                             [self.tsquery, *params, limit, offset]).fetchall()
         return [(pk, float(score)) for pk, score in rows]
 
-    def facets(self, conn):
+    def facets(self, conn, total: int | None = None):
         from .engine import FACET_SIZE, Facets
 
         sql, params = self._from()
@@ -257,7 +257,7 @@ class _Plan:
 
         # Entity and place facets use the entity store's SQL (SQLite's dialect, translated), over the
         # newest ENTITY_FACET_WINDOW matches when more match, as on SQLite.
-        total = self.count(conn)
+        total = self.count(conn) if total is None else total  # the caller has usually counted already
         sample = ENTITY_FACET_WINDOW if total > ENTITY_FACET_WINDOW else None
         pks = f"SELECT a.pk {sql}" + (f" ORDER BY a.pk DESC LIMIT {ENTITY_FACET_WINDOW}" if sample else "")
         entities, places = search_facets(PostgresStore.sqlite_style(conn),
@@ -350,7 +350,7 @@ def search(store, query: str, *, limit: int = 10, offset: int = 0, sort: str = "
             rows = _recent(pool, dates)[offset : offset + limit]
         else:
             rows = plan.page(conn, sort, limit, offset, total=total, window=rank_window) if limit else []
-        facet_counts = plan.facets(conn) if facets else None
+        facet_counts = plan.facets(conn, total) if facets else None
         hits = _hits(conn, rows, _matcher(parsed, analyzer) if snippets else None, analyzer, snippet_words)
     return SearchResults(
         query=query, total=total, hits=hits, offset=offset, limit=limit, sort=sort, relaxed=was_relaxed,
