@@ -89,6 +89,29 @@ def test_ingest_twice_adds_nothing(tmp_path, db_path, seed_page):
     assert (second.new, second.updated, second.unchanged) == (0, 0, 3)
 
 
+def test_stories_left_for_later_are_caught_up_by_the_next_ingest(tmp_path):
+    from marsad.cli import sample_inputs
+    from marsad.stories import list_stories
+
+    def story_rows(store):
+        return sorted((s.id, tuple(sorted(s.article_ids))) for s in list_stories(store, limit=10_000))
+
+    sample = sample_inputs()
+    with open_store(tmp_path / "deferred.db") as store:
+        first = ingest(store, sample, enrich=False, stories=False)
+        assert first.new == 303
+        assert story_rows(store) == []
+        assert first.seconds["stories"] == 0
+        second = ingest(store, sample, enrich=False)  # nothing new, yet the stage runs
+        assert second.new == 0
+        deferred = story_rows(store)
+    with open_store(tmp_path / "at-once.db") as store:
+        ingest(store, sample, enrich=False)
+        at_once = story_rows(store)
+    assert len(at_once) > 200
+    assert deferred == at_once
+
+
 def test_parse_inputs_reports_missing_paths(tmp_path):
     items = list(parse_inputs([str(tmp_path / "nothing-*.txt")]))
     assert [(i.where, i.error) for i in items] == [

@@ -86,7 +86,8 @@ def _summary(report: IngestReport) -> None:
         click.echo(f"  ... and {len(report.failed) - 50} more failures", err=True)
 
 
-def _run_ingest(ctx: click.Context, paths: list[str], quiet: bool, enrich: bool = True) -> IngestReport:
+def _run_ingest(ctx: click.Context, paths: list[str], quiet: bool, enrich: bool = True,
+                stories: bool = True) -> IngestReport:
     from tqdm import tqdm
 
     bar = None
@@ -109,7 +110,7 @@ def _run_ingest(ctx: click.Context, paths: list[str], quiet: bool, enrich: bool 
             position["done"] = item.consumed
 
     with _open(ctx) as store:
-        report = ingest(store, paths, enrich=enrich, on_start=on_start, on_item=on_item)
+        report = ingest(store, paths, enrich=enrich, stories=stories, on_start=on_start, on_item=on_item)
     if bar is not None:
         bar.close()
     return report
@@ -120,10 +121,13 @@ def _run_ingest(ctx: click.Context, paths: list[str], quiet: bool, enrich: bool 
 @click.option("-q", "--quiet", is_flag=True, help="No progress bar.")
 @click.option("--entities/--no-entities", default=True, show_default=True,
               help="Tag people, places and organisations while storing (`marsad enrich` does it later).")
+@click.option("--stories/--no-stories", default=True, show_default=True,
+              help="Find copies and stories while storing (else the next ingest that does, or "
+                   "`marsad restory`, catches up).")
 @click.pass_context
-def ingest_cmd(ctx: click.Context, paths: tuple[str, ...], quiet: bool, entities: bool) -> None:
+def ingest_cmd(ctx: click.Context, paths: tuple[str, ...], quiet: bool, entities: bool, stories: bool) -> None:
     """Store text pages and JSONL dumps (files, folders, globs); re-running adds nothing twice."""
-    report = _run_ingest(ctx, list(paths), quiet, enrich=entities)
+    report = _run_ingest(ctx, list(paths), quiet, enrich=entities, stories=stories)
     _summary(report)
     if report.failed and report.seen == 0:
         sys.exit(1)

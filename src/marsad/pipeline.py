@@ -75,12 +75,14 @@ def _batches(items: Iterable[InputItem], report: IngestReport, on_item: Callable
 
 def store_articles(
     store: Store, articles: list[Article], *, known_sources: set[str] | None = None, bulk: bool = False,
-    seconds: Counter | None = None,
+    seconds: Counter | None = None, stories: bool = True,
 ) -> UpsertResult:
     """Store one batch: register unseen outlets, upsert the articles, their read-also links, then find copies and stories.
 
     `bulk=True` loads the articles by COPY where the store can (PostgreSQL backfills).
     `seconds`, when given, gets the time spent in "store" and "stories" added to it.
+    `stories=False` leaves copies and stories to a later run (the stage resumes from its
+    mark, so the next ingest that runs it, or `marsad restory`, catches up).
     """
     started = time.perf_counter()
     if known_sources is not None:
@@ -94,13 +96,14 @@ def store_articles(
     if links:
         store.add_links(links)
     stored = time.perf_counter()
-    if getattr(store, "runs_story_stage", False):
+    if seconds is not None:
+        seconds["store"] += stored - started
+    if stories and getattr(store, "runs_story_stage", False):
         from .stories import update as find_copies_and_stories
 
         find_copies_and_stories(store)
-    if seconds is not None:
-        seconds["store"] += stored - started
-        seconds["stories"] += time.perf_counter() - stored
+        if seconds is not None:
+            seconds["stories"] += time.perf_counter() - stored
     return result
 
 
@@ -119,13 +122,15 @@ def ingest(
     inputs: list[str],
     *,
     enrich: bool = True,
+    stories: bool = True,
     on_start: Callable[[int], None] | None = None,
     on_item: Callable[[InputItem], None] | None = None,
 ) -> IngestReport:
     """Ingest files, folders and globs into *store*; safe to run again on the same inputs.
 
     `on_start(total_bytes)` and `on_item(item)` let an edge draw progress; `enrich=False`
-    skips entity tagging (run `marsad enrich` later).
+    skips entity tagging (run `marsad enrich` later); `stories=False` skips the duplicate
+    and story stage (a bulk load that wants search first; see `store_articles`).
     """
     report = IngestReport()
     paths, missing = discover_inputs(inputs)
@@ -146,7 +151,8 @@ def ingest(
         report.seconds["read"] += time.perf_counter() - started
         if batch is None:
             return report
-        result = store_articles(store, batch, known_sources=known_sources, seconds=report.seconds)
+        result = store_articles(store, batch, known_sources=known_sources, seconds=report.seconds,
+                                stories=stories)
         report.add(result)
         report.links += sum(len(a.read_also) for a in batch)
         if enrich:
