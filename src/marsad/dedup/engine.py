@@ -138,6 +138,7 @@ class DedupEngine:
         self.loader = loader
         self.cache_size = cache_size if loader is not None else None
         self._features: OrderedDict[int, Features] = OrderedDict()
+        self._cached_bytes = 0  # kept as features come and go: summing them per batch cost 4% of the stage
         self.last_keys: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # keys of the last batch, for storage
         self._times = np.full(0, np.nan)  # article key -> time (seconds), when given
         self.stats = {"articles": 0, "exact": 0, "near": 0, "verified": 0, "loaded": 0}
@@ -155,9 +156,8 @@ class DedupEngine:
     @property
     def nbytes(self) -> int:
         """Approximate memory held: indexes, groups and cached features."""
-        cached = sum(f.shingles.nbytes + f.lead.nbytes + f.body_hashes.nbytes + 200 for f in self._features.values())
         return (self.bands.nbytes + self.fingerprints.nbytes + self.titled.nbytes + self._times.nbytes
-                + 100 * len(self.group) + cached)
+                + 100 * len(self.group) + self._cached_bytes)
 
     def restore(self, keys: np.ndarray, band_rows: np.ndarray, fps: np.ndarray, titled: np.ndarray,
                 groups: Sequence[tuple[int, int]], times: np.ndarray | None = None) -> None:
@@ -175,11 +175,19 @@ class DedupEngine:
             self.members.setdefault(self.group[key], []).append(key)
         self.stats["articles"] += len(keys)
 
+    @staticmethod
+    def _size(f: Features) -> int:
+        return f.shingles.nbytes + f.lead.nbytes + f.body_hashes.nbytes + 200
+
     def _remember(self, key: int, features: Features) -> None:
+        old = self._features.get(key)
+        if old is not None:
+            self._cached_bytes -= self._size(old)
         self._features[key] = features
+        self._cached_bytes += self._size(features)
         if self.cache_size is not None:
             while len(self._features) > self.cache_size:
-                self._features.popitem(last=False)
+                self._cached_bytes -= self._size(self._features.popitem(last=False)[1])
 
     def _lookup_features(self, key: int) -> Features | None:
         f = self._features.get(key)
