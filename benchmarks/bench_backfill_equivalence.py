@@ -4,8 +4,11 @@
 
 Cuts SaudiNewsNet (the first N records, default all) into shards, ingests them in one process
 into SQLite (no enrichment: the duplicate and story stage runs), backfills the same shards on a
-Dask LocalCluster into SQLite (and, with --postgres, into a throwaway PostgreSQL cluster), and
-prints whether the articles and the duplicate groups are the same, with the times.
+Dask LocalCluster into SQLite and, with --postgres, ingests them in one process and backfills them
+into a throwaway PostgreSQL cluster. For each run it prints the articles, the duplicate groups and
+the stories, and whether the stage's tables (duplicates, stories, their members, merges, links and
+the stage's mark, with article pks read as article ids) are the same as the one-process SQLite
+ingest's, with the times.
 """
 
 from __future__ import annotations
@@ -16,10 +19,13 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "tests"))
+
+VOLATILE = ("updated_at",)  # when a story row was last written: the wall clock of each run
 
 
 def shard(corpus: Path, folder: Path, limit: int | None, shards: int) -> list[str]:
@@ -36,12 +42,44 @@ def shard(corpus: Path, folder: Path, limit: int | None, shards: int) -> list[st
     return out
 
 
-def sqlite_groups(db: str) -> set[frozenset[str]]:
-    from marsad.dedup import duplicate_groups
-    from marsad.store.sqlite import SQLiteStore
+def outcome(db: str) -> dict:
+    """Article ids in pk order, and the duplicate and story stage's tables by article id."""
+    from marsad.migrate import stage_rows
+    from marsad.store import open_store
 
-    with SQLiteStore(db) as store:
-        return duplicate_groups(store)
+    with open_store(db) as store:
+        return {"ids": [a.id for a in store.iter_articles()], "stage": stage_rows(store, skip=VOLATILE)}
+
+
+def describe(result: dict) -> str:
+    stage = result["stage"]
+    groups: dict[str, int] = {}
+    for row in stage["dedup_articles"]:  # (article, group, ...)
+        groups[row[1]] = groups.get(row[1], 0) + 1
+    copies = [n for n in groups.values() if n > 1]
+    live = sum(1 for row in stage["stories"] if row[-1] is None)  # merged_into, the last column kept
+    several = sum(1 for row in stage["stories"] if row[-1] is None and row[6] > 1)  # article_count
+    return (f"{len(result['ids'])} articles, {len(copies)} duplicate groups ({sum(copies) - len(copies)} copies), "
+            f"{live} stories ({several} of two or more articles), {sum(stage['story_merges'].values())} merges")
+
+
+def compare(name: str, result: dict, expected: dict, seconds: float) -> None:
+    same_order = result["ids"] == expected["ids"]
+    same_set = sorted(result["ids"]) == sorted(expected["ids"])
+    differ = [t for t in expected["stage"] if result["stage"][t] != expected["stage"][t]]
+    print(f"{name}: {describe(result)} in {seconds:.1f} s ({len(result['ids']) / seconds:.0f} art/s)")
+    print(f"  same articles: {same_set} (in the same pk order: {same_order}); same duplicates and stories: "
+          f"{not differ}" + (f" (differ: {', '.join(differ)})" if differ else ""))
+    for table in differ:
+        theirs, ours = result["stage"][table], expected["stage"][table]
+        print(f"    {table}: {sum((theirs - ours).values())} rows only here, {sum((ours - theirs).values())} "
+              "only in the one-process ingest")
+
+
+def timed(run: Callable[[], object]) -> tuple[object, float]:
+    started = time.perf_counter()
+    value = run()
+    return value, time.perf_counter() - started
 
 
 def main() -> None:
@@ -55,52 +93,42 @@ def main() -> None:
 
     from marsad.backfill import backfill
     from marsad.pipeline import ingest
-    from marsad.store.sqlite import SQLiteStore
+    from marsad.store import open_store
+
+    def one_process(db: str) -> None:
+        with open_store(db) as store:
+            ingest(store, paths, enrich=False)
+
+    def backfilled(db: str, state: str) -> None:
+        report = backfill(paths, db, workers=args.workers, state_dir=state)
+        if report.failed:
+            print(f"  failed: {report.failed[:5]}")
 
     with tempfile.TemporaryDirectory(prefix="marsad-bfeq-") as tmp:
         folder = Path(tmp)
         paths = shard(data / "saudinewsnet.jsonl.gz", folder, args.articles, args.shards)
         one = str(folder / "one.db")
-        started = time.perf_counter()
-        with SQLiteStore(one) as store:
-            ingest(store, paths, enrich=False)
-            ids = [a.id for a in store.iter_articles()]
-        ingest_s = time.perf_counter() - started
-        expected = sqlite_groups(one)
-        print(f"one-process ingest (SQLite, story stage on): {len(ids)} articles, {len(expected)} duplicate groups "
-              f"({sum(len(g) - 1 for g in expected)} copies) in {ingest_s:.1f} s ({len(ids) / ingest_s:.0f} art/s)")
+        _, took = timed(lambda: one_process(one))
+        expected = outcome(one)
+        print(f"one-process ingest -> SQLite (story stage on): {describe(expected)} in {took:.1f} s "
+              f"({len(expected['ids']) / took:.0f} art/s)")
 
         db = str(folder / "backfill.db")
-        started = time.perf_counter()
-        report = backfill(paths, db, workers=args.workers, state_dir=str(folder / "state-sqlite"))
-        took = time.perf_counter() - started
-        with SQLiteStore(db) as store:
-            same_order = [a.id for a in store.iter_articles()] == ids
-        groups = {frozenset(g) for g in report.duplicate_groups}
-        print(f"backfill -> SQLite, {args.workers} workers: {report.new} new in {took:.1f} s "
-              f"({report.new / took:.0f} art/s); same articles in the same order: {same_order}; "
-              f"same duplicate groups: {groups == expected} ({len(groups)}); "
-              f"the client's story stage agrees: {sqlite_groups(db) == expected}; failed: {len(report.failed)}")
-        if groups != expected:
-            print(f"  only in ingest: {len(expected - groups)}, only in backfill: {len(groups - expected)}")
+        _, took = timed(lambda: backfilled(db, str(folder / "state-sqlite")))
+        compare(f"backfill -> SQLite, {args.workers} workers", outcome(db), expected, took)
 
         if args.postgres:
             from pg import Cluster, find_bindir, fresh_database
 
-            from marsad.store.postgres import PostgresStore
-
             cluster = Cluster(find_bindir())
             try:
-                dsn = fresh_database(cluster.start())
-                started = time.perf_counter()
-                report = backfill(paths, dsn, workers=args.workers, state_dir=str(folder / "state-pg"))
-                took = time.perf_counter() - started
-                with PostgresStore(dsn) as store:
-                    stored = sorted(a.id for a in store.iter_articles())
-                groups = {frozenset(g) for g in report.duplicate_groups}
-                print(f"backfill -> PostgreSQL, {args.workers} workers: {report.new} new in {took:.1f} s "
-                      f"({report.new / took:.0f} art/s); same articles: {stored == sorted(ids)}; "
-                      f"same duplicate groups: {groups == expected}; failed: {len(report.failed)}")
+                admin = cluster.start()
+                pg_one = fresh_database(admin)
+                _, took = timed(lambda: one_process(pg_one))
+                compare("one-process ingest -> PostgreSQL", outcome(pg_one), expected, took)
+                pg_db = fresh_database(admin)
+                _, took = timed(lambda: backfilled(pg_db, str(folder / "state-pg")))
+                compare(f"backfill -> PostgreSQL, {args.workers} workers", outcome(pg_db), expected, took)
             finally:
                 cluster.stop()
 

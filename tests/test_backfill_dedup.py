@@ -91,17 +91,11 @@ def test_copies_in_different_partitions_are_found(planted, backend, tmp_path, re
     found = {frozenset(g) for g in report.duplicate_groups}
     for original, copy in plants:
         assert any({by_url[original], by_url[copy]} <= g for g in found), (original, copy)
-    # The groups are written beside the partitions (and, on PostgreSQL, into dedup_articles).
+    # The groups are written beside the partitions, and the story stage that ends the backfill stores the same.
     table = pq.read_table(tmp_path / "out" / "duplicates.parquet").to_pylist()
     assert {r["id"] for r in table} == {i for g in report.duplicate_groups for i in g}
-    if backend == "postgresql":
-        with open_store(db) as store:
-            rows = store._rows("""SELECT a.id, g.id FROM dedup_articles d JOIN articles a ON a.pk = d.article_pk
-                                  JOIN articles g ON g.pk = d.group_pk""")
-        stored: dict[str, set[str]] = {}
-        for article_id, group_id in rows:
-            stored.setdefault(group_id, set()).add(article_id)
-        assert {frozenset(g) for g in stored.values()} == found
+    with open_store(db) as store:
+        assert duplicate_groups(store) == found
 
 
 def test_backfill_gives_the_same_articles_and_groups_as_one_process_ingest(shared_data, tmp_path, pg_dsn):
@@ -126,12 +120,13 @@ def test_backfill_gives_the_same_articles_and_groups_as_one_process_ingest(share
     with SQLiteStore(sqlite_db) as store:
         assert [a.id for a in store.iter_articles()] == expected_ids  # the same articles, in the same order
     assert {frozenset(g) for g in report.duplicate_groups} == expected_groups
-    assert _stored_groups(sqlite_db) == expected_groups  # the client's story stage agrees
+    assert _stored_groups(sqlite_db) == expected_groups  # the story stage ending the backfill agrees
 
     report = backfill(paths, pg_dsn, workers=2, state_dir=str(tmp_path / "state-pg"))
     assert not report.failed and report.new == len(expected_ids)
     with open_store(pg_dsn) as store:
-        assert sorted(a.id for a in store.iter_articles()) == sorted(expected_ids)
+        assert [a.id for a in store.iter_articles()] == expected_ids  # pks reserved in input order
+        assert duplicate_groups(store) == expected_groups
     assert {frozenset(g) for g in report.duplicate_groups} == expected_groups
 
 

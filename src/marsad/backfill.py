@@ -18,12 +18,15 @@ In order:
    decided by marsad.dedup's engine in input order on a worker (an article's decision depends
    only on articles sharing a key with it, so this gives the groups a one-process ingest gives);
 5. store: on PostgreSQL each partition is written by a worker task (COPY, many writers are
-   safe there) and the duplicate groups go into ``dedup_articles``; on SQLite (one writer) the
-   client stores the partitions in input order, so the database matches `marsad ingest`'s,
-   story stage included; with `parquet_dir` the groups are also written to ``duplicates.parquet``;
-6. mark each stored partition done and report progress.
+   safe there) under article pks the client reserved in input order; on SQLite (one writer) the
+   client stores the partitions in input order; either way pks follow the input as in `marsad ingest`;
+   with `parquet_dir` the groups are also written to ``duplicates.parquet``;
+6. mark each stored partition done and report progress;
+7. the duplicate and story stage (marsad.stories, sequential by nature) runs once in the client over
+   the new articles, in pk order and in the slices `marsad ingest` would have run it on, so the
+   duplicate groups and stories stored are those of a one-process ingest.
 
-Story assignment on PostgreSQL and enrichment on the workers are not here yet (see docs/scaling.md).
+Enrichment on the workers is not here yet (see docs/scaling.md).
 """
 
 from __future__ import annotations
@@ -75,6 +78,8 @@ class PartitionResult:
     failed: list[tuple[str, str]] = field(default_factory=list)
     parquet: str | None = None
     buckets: list = field(default_factory=list)  # BUCKETS arrays of (key, ord) pairs, ord = index << 32 | position
+    items: list[int] = field(default_factory=list)  # articles per input item read (what `marsad ingest` batches)
+    new_ids: list[str] = field(default_factory=list)  # ids stored anew by this partition
 
 
 @dataclass
@@ -88,6 +93,8 @@ class BackfillReport:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     duplicate_groups: list[list[str]] = field(default_factory=list)  # article ids, first stored first
+    story_articles: int = 0  # articles the duplicate and story stage processed
+    stories: int = 0  # stories it added (started, less those merged into another)
     seconds: float = 0.0
 
     @property
@@ -293,6 +300,7 @@ def process_partition(partition: Partition, db: str | None, parquet_dir: str | N
                     result.failed.append((item.where, item.error))
                 continue
             articles.extend(item.articles)
+            result.items.append(len(item.articles))
     if parquet_dir and write_parquet_file:
         target = Path(parquet_dir) / f"part-{partition.key}.parquet"
         partial = target.with_suffix(".parquet.partial")
@@ -306,27 +314,106 @@ def process_partition(partition: Partition, db: str | None, parquet_dir: str | N
     return result
 
 
-def store_partition(result: PartitionResult, db: str) -> PartitionResult:
-    """Store a parsed partition's articles (bulk: COPY on PostgreSQL); counts go into *result*."""
+class _PinnedStore:
+    """A PostgresStore whose bulk load gives each new article the pk the client reserved for it."""
+
+    runs_story_stage = False  # the backfill runs the stage once, at the end
+
+    def __init__(self, store, pks: dict[str, int]):
+        self._store = store
+        self._pks = pks
+
+    def copy_articles(self, articles):
+        """`PostgresStore.copy_articles` under the reserved pks."""
+        return self._store.copy_articles(articles, pks=self._pks)
+
+    def __getattr__(self, name: str):
+        return getattr(self._store, name)
+
+
+def store_partition(result: PartitionResult, db: str, pks: dict[str, int] | None = None) -> PartitionResult:
+    """Store a parsed partition's articles (bulk: COPY on PostgreSQL); counts go into *result*.
+
+    The story stage does not run here (`run_story_stage` runs it once, over every partition).
+    :param pks: PostgreSQL: article id -> reserved pk (`PostgresStore.reserve_pks`), so that pk order is
+        input order although partitions are stored at once.
+    """
     from .pipeline import store_articles
     from .store import open_store
 
-    with open_store(db) as store:
-        # The incremental story stage is sequential by nature: it does not run per partition here
-        # (duplicates are found across partitions by the backfill itself).
-        store.runs_story_stage = False
+    with open_store(db) as opened:
+        opened.runs_story_stage = False
+        store = _PinnedStore(opened, pks) if pks is not None else opened
         known = {s.name for s in store.list_sources()}
         for start in range(0, len(result.articles), 5000):
             outcome = store_articles(store, result.articles[start : start + 5000], known_sources=known, bulk=True)
-            result.new += len(outcome.new)
-            result.updated += len(outcome.updated)
-            result.unchanged += len(outcome.unchanged)
+            _count(result, outcome)
     return result
 
 
-def _store_task(result: PartitionResult, db: str) -> tuple[int, int, int, list]:
-    done = store_partition(result, db)
-    return done.new, done.updated, done.unchanged, done.failed
+def _count(result: PartitionResult, outcome) -> None:
+    result.new += len(outcome.new)
+    result.new_ids += outcome.new
+    result.updated += len(outcome.updated)
+    result.unchanged += len(outcome.unchanged)
+
+
+def _store_task(result: PartitionResult, db: str, pks: dict[str, int]) -> tuple[list[str], int, int, list]:
+    done = store_partition(result, db, pks)
+    return done.new_ids, done.updated, done.unchanged, done.failed
+
+
+def _summary(result: PartitionResult) -> tuple[list[str], list[int]]:
+    """A parsed partition's article ids and articles per item, for the client (the articles stay on the worker)."""
+    return [a.id for a in result.articles], result.items
+
+
+# -- the story stage --------------------------------------------------------------------------------
+
+
+def ingest_batches(summaries: list[tuple[list[str], list[int]]], new_ids: set[str],
+                   batch_size: int | None = None) -> list[int]:
+    """How many articles each batch of `marsad ingest` over the same inputs would store anew.
+
+    *summaries*: (article ids, articles per item) of each partition, in input order; *new_ids*: the ids
+    this run stored anew. Ingest batches items (never splitting one) until a batch holds *batch_size*
+    articles, and runs the story stage after each on the batch's new articles; the stage evicts
+    stories at the end of each run, so it is run on the same slices here.
+    """
+    from .pipeline import BATCH_SIZE
+
+    limit = batch_size or BATCH_SIZE
+    counts: list[int] = []
+    size = fresh = 0
+    counted: set[str] = set()
+    for ids, items in summaries:
+        position = 0
+        for n in items:
+            for article_id in ids[position : position + n]:
+                if article_id in new_ids and article_id not in counted:  # new at its first appearance only
+                    counted.add(article_id)
+                    fresh += 1
+            position += n
+            size += n
+            if size >= limit:
+                counts.append(fresh)
+                size = fresh = 0
+    if size:
+        counts.append(fresh)
+    return counts
+
+
+def run_story_stage(store, batches: list[int]) -> tuple[int, int]:
+    """Run the duplicate and story stage on the stored articles it has not seen, in pk order, in slices
+    of *batches* articles (`ingest_batches`), then on anything left; returns (articles, stories added)."""
+    from .stories import update
+
+    articles = stories = 0
+    for limit in [n for n in batches if n] + [None]:
+        done = update(store, limit=limit)
+        articles += done.articles
+        stories += done.new_stories - done.merges
+    return articles, stories
 
 
 def _bucket(result: PartitionResult, b: int):
@@ -412,25 +499,6 @@ def decide_components(components: list[list[int]], start: float, *results: Parti
     return out
 
 
-def _save_groups_postgres(db: str, rows: list[tuple[str, str, str | None, str | None, float]]) -> None:
-    """Duplicate groups into PostgreSQL's dedup_articles (article, group's first article, match, kind, score)."""
-    from .store.postgres import PostgresStore
-
-    if not rows:
-        return
-    with PostgresStore(db, max_size=1) as store, store.atomic() as conn:
-        conn.execute(
-            """INSERT INTO dedup_articles (article_pk, group_pk, match_pk, kind, score)
-               SELECT a.pk, g.pk, m.pk, x.kind, x.score
-               FROM unnest(%s::text[], %s::text[], %s::text[], %s::text[], %s::float8[])
-                    AS x(id, group_id, match_id, kind, score)
-               JOIN articles a ON a.id = x.id JOIN articles g ON g.id = x.group_id
-               LEFT JOIN articles m ON m.id = x.match_id
-               ON CONFLICT (article_pk) DO UPDATE SET group_pk = excluded.group_pk, match_pk = excluded.match_pk,
-                   kind = excluded.kind, score = excluded.score""",
-            [list(c) for c in zip(*rows)])
-
-
 def _write_groups_parquet(path: Path, rows: list[tuple[str, str, str | None, str | None, float]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -514,7 +582,10 @@ def backfill(
         return report
     # The store is opened (and migrated) once here, before workers race to open it.
     with open_store(db) as store:
+        store.runs_story_stage = False  # run once at the end, not per stored batch
         known = {s.name for s in store.list_sources()}
+        summaries: list[tuple[list[str], list[int]]] = []
+        new_ids: set[str] = set()
         # silence_logs: a local cluster's shutdown races worker heartbeats and logs harmless errors
         cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                       dashboard_address=None, silence_logs=logging.CRITICAL)
@@ -524,45 +595,58 @@ def backfill(
                                         write_parquet_file=p.key in pending, buckets=buckets,
                                         key=f"marsad-parse-{p.key}-{i}", retries=retries, pure=False)
                           for i, p in enumerate(todo)]
-                stored = {}
-                if shared_writer:  # each worker writes its own partitions
-                    stored = {i: client.submit(_store_task, parsed[i], db, key=f"marsad-store-{p.key}-{i}",
-                                               retries=retries, pure=False)
-                              for i, p in enumerate(todo) if p.key in pending}
-                done = 0
-                ok: list[int] = []
-                for i, partition in enumerate(todo):  # in input order: SQLite's pks follow one-process ingest's
+                pk_of: dict[str, int] = {}  # PostgreSQL: each id's pk, reserved at its first appearance
+                stored: dict[int, object] = {}  # partition -> its store task (PostgreSQL) or outcome (SQLite)
+                failed: set[int] = set()
+                for i, partition in enumerate(todo):  # in input order, so pks follow one-process ingest's
                     where = ",".join(partition.paths)[:200]
                     try:
                         if shared_writer:
-                            failure = parsed[i].exception()  # waits; the articles stay on the worker
-                            if failure is not None:
-                                raise failure
-                            if i in stored:
-                                new, updated, unchanged, failed = stored[i].result()
-                                report.new += new
-                                report.updated += updated
-                                report.unchanged += unchanged
-                                report.failed.extend(failed)
+                            article_ids, items = client.submit(_summary, parsed[i], pure=False).result()
                         else:
                             result: PartitionResult = parsed[i].result()
-                            if partition.key in pending:
-                                report.failed.extend(result.failed)
-                                for start in range(0, len(result.articles), 500):
-                                    outcome = store_articles(store, result.articles[start : start + 500],
-                                                             known_sources=known)
-                                    report.new += len(outcome.new)
-                                    report.updated += len(outcome.updated)
-                                    report.unchanged += len(outcome.unchanged)
+                            article_ids, items = _summary(result)
+                        summaries.append((article_ids, items))
+                        if partition.key not in pending:
+                            continue
+                        if shared_writer:  # each worker writes its own partitions, under pks reserved here
+                            fresh = [x for x in dict.fromkeys(article_ids) if x not in pk_of]
+                            if fresh:
+                                first = store.reserve_pks(len(fresh))
+                                pk_of.update(zip(fresh, range(first, first + len(fresh))))
+                            stored[i] = client.submit(_store_task, parsed[i], db, {x: pk_of[x] for x in article_ids},
+                                                      key=f"marsad-store-{partition.key}-{i}", retries=retries,
+                                                      pure=False)
+                        else:
+                            report.failed.extend(result.failed)
+                            for start in range(0, len(result.articles), 500):
+                                _count(result, store_articles(store, result.articles[start : start + 500],
+                                                              known_sources=known))
+                            stored[i] = (result.new_ids, result.updated, result.unchanged, [])
                     except Exception as exc:  # noqa: BLE001 - a partition that failed all its retries
                         report.failed.append((where, f"{type(exc).__name__}: {exc}"))
+                        failed.add(i)
+                done = 0
+                for i, partition in enumerate(todo):
+                    if i not in stored:
                         continue
-                    ok.append(i)
-                    if partition.key in pending:
-                        (done_dir / partition.key).write_text(",".join(partition.paths) + "\n", encoding="utf-8")
-                        done += 1
-                        if on_progress:
-                            on_progress(done, len(pending))
+                    try:
+                        outcome = stored[i].result() if shared_writer else stored[i]
+                    except Exception as exc:  # noqa: BLE001
+                        report.failed.append((",".join(partition.paths)[:200], f"{type(exc).__name__}: {exc}"))
+                        failed.add(i)
+                        continue
+                    fresh_ids, updated, unchanged, problems = outcome
+                    new_ids.update(fresh_ids)
+                    report.new += len(fresh_ids)
+                    report.updated += updated
+                    report.unchanged += unchanged
+                    report.failed.extend(problems)
+                    (done_dir / partition.key).write_text(",".join(partition.paths) + "\n", encoding="utf-8")
+                    done += 1
+                    if on_progress:
+                        on_progress(done, len(pending))
+                ok = [i for i in range(len(todo)) if i not in failed]
 
                 # The shuffle: bucket b of every partition goes to one linking task.
                 links = [client.submit(link_bucket, *[client.submit(_bucket, parsed[i], b, pure=False) for i in ok],
@@ -594,7 +678,8 @@ def backfill(
                     ids.update({o: name for o, name in zip(ords, names)})
         finally:
             if cluster is not None:
-                cluster.close()
+                cluster.close()  # before the story stage: the workers hold every parsed partition
+        report.story_articles, report.stories = run_story_stage(store, ingest_batches(summaries, new_ids))
     named = sorted(((ids[o], ids[g], kind, ids.get(m) if m is not None else None, score, o, g)
                     for o, g, kind, m, score in rows), key=lambda r: r[5])
     groups: dict[int, list[str]] = {}
@@ -602,8 +687,6 @@ def backfill(
         groups.setdefault(g, []).append(article_id)
     report.duplicate_groups = [groups[g] for g in sorted(groups)]
     plain = [r[:5] for r in named]
-    if shared_writer:
-        _save_groups_postgres(db, plain)
     if parquet_dir:
         _write_groups_parquet(Path(parquet_dir) / "duplicates.parquet", plain)
     if not [f for f in report.failed if f not in missing]:

@@ -5,18 +5,21 @@
 In order:
 1. open both stores (each is migrated to the latest schema version, so both hold the same tables);
    the target must hold no articles;
-2. sources and articles through the `Store` interface (so the target builds its own search index);
-3. every other table row by row (links, crawler state, raw responses, entities), mapping
-   `article_pk` columns through article ids, since each database numbers its rows itself;
+2. sources and articles (with their tags) through the `Store` interface, in pk order (so the target
+   builds its own search index, and its pks keep the source's order);
+3. every other table row by row (links, crawler state, raw responses, entities, duplicate groups,
+   stories and the story stage's mark), mapping every column that holds an article pk through
+   article ids (`PK_COLUMNS`), since each database numbers its rows itself;
 4. verify: per table, the row count and an order-independent checksum of the rows must be equal.
 
-Not copied yet: the duplicate and story tables (`marsad.stories`), which hold article pks in
-several columns; they are derived data, rebuilt by running the story stage on the target.
+Not copied: `search_state` (the target's search index is its own, built as articles are stored).
 """
 
 from __future__ import annotations
 
 import hashlib
+from bisect import bisect_right
+from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -28,8 +31,24 @@ from .store.sqlite import _iso, _version_hash
 BATCH_SIZE = 2000
 # Copied row by row after sources and articles, parents before children.
 TABLES = ("links", "feeds", "frontier", "raw_responses", "entities", "entity_aliases", "tag_entities",
-          "mentions", "enrichments")
-_IDENTITY_TABLES = {"entities": "id"}  # ids kept as they are; PostgreSQL's sequence is moved past them
+          "mentions", "enrichments", "dedup_articles", "stories", "story_articles", "story_merges", "story_links",
+          "story_state")
+VERIFIED_ONLY = ("article_tags",)  # written with the articles; checked like the copied tables
+# Columns holding article pks: a story's key, and so its group and link columns, is its first article's pk.
+PK_COLUMNS = {
+    "article_tags": ("article_pk",),
+    "mentions": ("article_pk",),
+    "enrichments": ("article_pk",),
+    "dedup_articles": ("article_pk", "group_pk", "match_pk"),
+    "stories": ("pk", "lead_pk", "merged_into"),
+    "story_articles": ("article_pk", "story_pk"),
+    "story_merges": ("from_story", "into_story", "article_pk"),
+    "story_links": ("story_a", "story_b"),
+}
+STAGE_TABLES = ("dedup_articles", "stories", "story_articles", "story_merges", "story_links", "story_state")
+UNORDERED_PAIRS = {"story_links": ("story_a", "story_b")}  # kept as (smaller, larger)
+MARK_KEY = ("story_state", "mark")  # the story stage's high-water mark: the last article pk it processed
+_IDENTITY_TABLES = {"entities": "id", "story_merges": "pk"}  # kept as they are; PostgreSQL's sequence moves past
 
 
 @dataclass
@@ -110,6 +129,81 @@ def _article_pks(store) -> dict[str, int]:
     return {r[0]: r[1] for r in store.conn.execute("SELECT id, pk FROM articles")}
 
 
+class ArticleKeys:
+    """One database's article pks and ids, to move pk columns to another database or label them by id.
+
+    A pk column may name a deleted article (a story's first article, a group's first copy): such a
+    value has no id; it is kept negative (-|pk|) in a copy, where no article pk can take it, and
+    labelled "~|pk|" on both sides.
+    """
+
+    def __init__(self, store):
+        self.pks = _article_pks(store)
+        self.ids = {pk: i for i, pk in self.pks.items()}
+        self._sorted = sorted(self.ids)
+
+    def label(self, pk: int | None) -> str | None:
+        """The article id a pk column names, comparable across databases."""
+        if pk is None:
+            return None
+        found = self.ids.get(pk)
+        return found if found is not None else f"~{abs(pk)}"
+
+    def to(self, other: "ArticleKeys", pk: int | None) -> int | None:
+        """The pk in *other*'s database of the article that *pk* names here."""
+        if pk is None:
+            return None
+        found = self.ids.get(pk)
+        return other.pks[found] if found is not None else -abs(pk)
+
+    def last_at(self, mark: int) -> str:
+        """The id of the last article at or below a pk mark ("" when none): what the mark means by id."""
+        at = bisect_right(self._sorted, mark)
+        return self.ids[self._sorted[at - 1]] if at else ""
+
+    def mark_to(self, other: "ArticleKeys", mark: int) -> int:
+        """The mark in *other*'s database: its pk of the last article at or below *mark* here (0: none).
+        Right only where the copy keeps pk order, as `migrate` does."""
+        last = self.last_at(mark)
+        return other.pks[last] if last else 0
+
+
+def _mapper(table: str, columns: list[str], value_of: Callable[[int | None], object],
+            mark_of: Callable[[int], object]) -> Callable[[tuple], tuple]:
+    """A function rewriting one row of *table*: each pk column through *value_of*, the story mark through
+    *mark_of*, unordered pairs put in order."""
+    at = [columns.index(c) for c in PK_COLUMNS.get(table, ()) if c in columns]
+    pair = [columns.index(c) for c in UNORDERED_PAIRS.get(table, ()) if c in columns]
+    is_state = table == MARK_KEY[0] and columns[:2] == ["key", "value"]
+    if not at and not is_state:
+        return tuple
+
+    def rewrite(row: tuple) -> tuple:
+        row = list(row)
+        for i in at:
+            row[i] = value_of(row[i])
+        if len(pair) == 2 and row[pair[0]] is not None and row[pair[1]] is not None \
+                and row[pair[1]] < row[pair[0]]:
+            row[pair[0]], row[pair[1]] = row[pair[1]], row[pair[0]]
+        if is_state and row[0] == MARK_KEY[1]:
+            row[1] = str(mark_of(int(row[1])))
+        return tuple(row)
+
+    return rewrite
+
+
+def rows_by_id(store, table: str, *, skip: tuple[str, ...] = (), keys: ArticleKeys | None = None
+               ) -> Iterator[tuple]:
+    """A table's rows with every article pk column (`PK_COLUMNS`) replaced by the article's id, and the
+    story stage's mark by the id of the last article it processed: rows that two databases holding the
+    same data give alike, whatever their pks. Columns in *skip* are left out."""
+    keys = keys or ArticleKeys(store)
+    columns = [c for c in _columns(store, table) if c not in skip]
+    label = _mapper(table, columns, keys.label, keys.last_at)
+    for rows in _read(store, table, columns):
+        yield from map(label, rows)
+
+
 def _value(value) -> str:
     """A column value in a form both backends give alike (dates as ISO text, booleans as 0/1)."""
     if value is None:
@@ -156,14 +250,19 @@ def _sources_checksum(store) -> _Checksum:
     return check
 
 
-def _table_checksum(store, table: str, columns: list[str], ids_by_pk: dict[int, str] | None) -> _Checksum:
+def stage_rows(store, *, skip: tuple[str, ...] = ()) -> dict[str, Counter]:
+    """The duplicate and story stage's tables (`STAGE_TABLES`), each as a multiset of `rows_by_id` rows:
+    equal for two databases whose stage decided the same, whatever their pks."""
+    keys = ArticleKeys(store)
+    return {table: Counter(rows_by_id(store, table, skip=skip, keys=keys)) for table in STAGE_TABLES}
+
+
+def _table_checksum(store, table: str, columns: list[str], keys: ArticleKeys) -> _Checksum:
     check = _Checksum()
-    pk_at = columns.index("article_pk") if "article_pk" in columns else None
+    label = _mapper(table, columns, keys.label, keys.last_at)
     for rows in _read(store, table, columns):
         for row in rows:
-            if pk_at is not None and ids_by_pk is not None:
-                row = (*row[:pk_at], ids_by_pk.get(row[pk_at], "?"), *row[pk_at + 1:])
-            check.add(row)
+            check.add(label(row))
     return check
 
 
@@ -204,21 +303,21 @@ def migrate(source_url: str, target_url: str, *, batch_size: int = BATCH_SIZE,
             done += len(batch)
             progress("articles", done)
 
-        # 2. every other table, article_pk mapped through article ids
-        source_ids = {pk: i for i, pk in _article_pks(source).items()}
-        target_pks = _article_pks(target)
+        # 2. every other table, article pks mapped through article ids
+        source_keys, target_keys = ArticleKeys(source), ArticleKeys(target)
         columns_of: dict[str, list[str]] = {}
-        for table in TABLES:
+        for table in (*TABLES, *VERIFIED_ONLY):
             theirs = set(_columns(target, table))
-            columns = [c for c in _columns(source, table) if c in theirs]
-            columns_of[table] = columns
+            columns_of[table] = [c for c in _columns(source, table) if c in theirs]
+        for table in TABLES:
+            columns = columns_of[table]
             if not columns:
                 continue
-            pk_at = columns.index("article_pk") if "article_pk" in columns else None
+            move = _mapper(table, columns, lambda pk: source_keys.to(target_keys, pk),
+                           lambda mark: source_keys.mark_to(target_keys, mark))
             copied = 0
             for rows in _read(source, table, columns, batch_size=batch_size):
-                if pk_at is not None:
-                    rows = [(*r[:pk_at], target_pks[source_ids[r[pk_at]]], *r[pk_at + 1:]) for r in rows]
+                rows = [move(r) for r in rows]
                 _write(target, table, columns, rows)
                 copied += len(rows)
                 progress(table, copied)
@@ -229,13 +328,12 @@ def migrate(source_url: str, target_url: str, *, batch_size: int = BATCH_SIZE,
                                  f"coalesce((SELECT max({column}) FROM {table}), 0) + 1, false)")
 
         # 3. verify
-        target_ids = {pk: i for i, pk in target_pks.items()}
         checks = [("sources", _sources_checksum(source), _sources_checksum(target)),
                   ("articles", _articles_checksum(source), _articles_checksum(target))]
-        for table in TABLES:
+        for table in (*VERIFIED_ONLY, *TABLES):
             if columns_of[table]:
-                checks.append((table, _table_checksum(source, table, columns_of[table], source_ids),
-                               _table_checksum(target, table, columns_of[table], target_ids)))
+                checks.append((table, _table_checksum(source, table, columns_of[table], source_keys),
+                               _table_checksum(target, table, columns_of[table], target_keys)))
         report.tables = [TableCheck(name, a.rows, b.rows, a.hexdigest(), b.hexdigest()) for name, a, b in checks]
     report.seconds = round(time.perf_counter() - started, 2)
     return report

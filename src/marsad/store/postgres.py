@@ -62,11 +62,15 @@ _UPSERT = _INSERT + """
     VALUES (%s,%s,%s,%s,%s,%s,%s,%s::timestamptz, %s,%s,%s,%s::timestamptz,%s,%s,%s,%s::tsvector,
             %s::timestamptz,%s::timestamptz)
 """ + _ON_CONFLICT
-_UPSERT_FROM_STAGE = _INSERT + """
+_FROM_STAGE = """
     SELECT id, url, canonical_url, source, source_inferred, title, text, published_at, date_precision, language,
            author, fetched_at, origin, content_hash, version_hash, search_tsv, %s::timestamptz, %s::timestamptz
     FROM marsad_stage ORDER BY ord
-""" + _ON_CONFLICT
+"""
+_UPSERT_FROM_STAGE = _INSERT + _FROM_STAGE + _ON_CONFLICT
+# A backfill's workers store partitions at once; the pks reserved for them keep the input's order.
+_UPSERT_PINNED_FROM_STAGE = (_INSERT.replace("(id,", "(pk, id,", 1) + " OVERRIDING SYSTEM VALUE"
+                             + _FROM_STAGE.replace("SELECT id,", "SELECT pk, id,", 1) + _ON_CONFLICT)
 
 
 def redact(dsn: str) -> str:
@@ -437,9 +441,30 @@ class PostgresStore(EntityQueries):
                 cur.executemany("INSERT INTO article_tags (article_pk, position, tag) VALUES (%s,%s,%s)", tags)
         return result
 
-    def copy_articles(self, articles: Iterable[Article], *, batch_size: int = 5000) -> UpsertResult:
+    def reserve_pks(self, count: int) -> int:
+        """Take *count* consecutive article pks from the sequence (no other writer gets them); returns the first.
+
+        `copy_articles(..., pks=...)` then stores articles under them.
+        """
+        if count < 1:
+            raise ValueError("reserve at least one pk")
+        with self.atomic() as conn:
+            # Writers take ROW EXCLUSIVE on articles before drawing a pk: none draws between the two calls.
+            conn.execute("LOCK TABLE articles IN SHARE ROW EXCLUSIVE MODE")
+            sequence = "pg_get_serial_sequence('articles', 'pk')"
+            first = conn.execute(f"SELECT nextval({sequence})").fetchone()[0]
+            if count > 1:
+                conn.execute(f"SELECT setval({sequence}, %s)", (first + count - 1,))
+        return first
+
+    def copy_articles(self, articles: Iterable[Article], *, batch_size: int = 5000,
+                      pks: dict[str, int] | None = None) -> UpsertResult:
         """`upsert_articles` for bulk loads (backfills): each batch goes in by COPY into a staging table
-        and one ``INSERT ... SELECT ... ON CONFLICT``, instead of a statement per article."""
+        and one ``INSERT ... SELECT ... ON CONFLICT``, instead of a statement per article.
+
+        :param pks: article id -> the pk a new article gets (from `reserve_pks`); every article must have one.
+            An article already stored keeps its pk.
+        """
         import psycopg
 
         result = UpsertResult()
@@ -447,7 +472,7 @@ class PostgresStore(EntityQueries):
             for attempt in range(DEADLOCK_RETRIES + 1):
                 try:
                     with self.atomic() as conn:
-                        outcome = self._copy_chunk(conn, chunk)
+                        outcome = self._copy_chunk(conn, chunk, pks)
                     break
                 except psycopg.errors.DeadlockDetected:
                     if attempt == DEADLOCK_RETRIES:
@@ -455,7 +480,7 @@ class PostgresStore(EntityQueries):
             result += outcome
         return result
 
-    def _copy_chunk(self, conn, chunk: list[Article]) -> UpsertResult:
+    def _copy_chunk(self, conn, chunk: list[Article], pks: dict[str, int] | None = None) -> UpsertResult:
         from ..search.postgres import tsvector_literal
 
         versions = [_version_hash(a) for a in chunk]
@@ -483,7 +508,8 @@ class PostgresStore(EntityQueries):
                             ord INTEGER, id TEXT COLLATE "C", url TEXT, canonical_url TEXT, source TEXT,
                             source_inferred BOOLEAN, title TEXT, text TEXT, published_at TIMESTAMPTZ,
                             date_precision TEXT, language TEXT, author TEXT, fetched_at TIMESTAMPTZ, origin TEXT,
-                            content_hash TEXT, version_hash TEXT, search_tsv TSVECTOR) ON COMMIT DELETE ROWS""")
+                            content_hash TEXT, version_hash TEXT, search_tsv TSVECTOR, pk BIGINT)
+                        ON COMMIT DELETE ROWS""")
         with conn.cursor() as cur:
             with cur.copy("COPY marsad_stage FROM STDIN") as copy:
                 for position in writes:
@@ -493,8 +519,10 @@ class PostgresStore(EntityQueries):
                         _iso(a.published_at), a.date_precision, a.language, a.author, _iso(a.fetched_at), a.origin,
                         a.content_hash, versions[position],
                         tsvector_literal(a.title, a.text, analyzer) if analyzer else None,
+                        pks[a.id] if pks is not None else None,
                     ))
-            written = cur.execute(_UPSERT_FROM_STAGE, (now, now)).fetchall()
+            written = cur.execute(_UPSERT_FROM_STAGE if pks is None else _UPSERT_PINNED_FROM_STAGE,
+                                  (now, now)).fetchall()
         done = {article_id: (pk, inserted) for article_id, pk, inserted in written}
         tags: list[tuple[int, int, str]] = []
         for position in writes:
