@@ -310,22 +310,32 @@ def equivalents(articles: list, pks: list[int]) -> dict[int, set[int]]:
     return out
 
 
+def rank_of(ranked: list[int], item: KnownItem, same: dict[int, set[int]]) -> int | None:
+    """The rank (1-based) of the first result that is the known item or a duplicate of it, else None."""
+    return next((rank for rank, pk in enumerate(ranked, 1) if pk in same[item.target]), None)
+
+
 def score(results: list[list[int]], items: list[KnownItem], same: dict[int, set[int]]) -> dict:
     """MRR@10 and recall@10 of ranked pk lists against the known items."""
     rr, found = 0.0, 0
     for ranked, item in zip(results, items):
-        for rank, pk in enumerate(ranked[:TOP], 1):
-            if pk in same[item.target]:
-                rr += 1 / rank
-                found += 1
-                break
+        if (rank := rank_of(ranked[:TOP], item, same)) is not None:
+            rr += 1 / rank
+            found += 1
     n = len(items) or 1
     return {"mrr@10": round(rr / n, 4), "recall@10": round(found / n, 4)}
 
 
+MISS_DEPTH = 200  # how deep a missed known item is looked for, to say how far it ranked
+
+
 def run(articles_n: int | None, queries_n: int, seed: int, variants: bool = False,
-        corpus: Path | None = None, verbose: bool = True) -> dict:
-    """Build both systems, generate queries, evaluate; returns the table as a dict."""
+        corpus: Path | None = None, verbose: bool = True, misses: bool = False) -> dict:
+    """Build both systems, generate queries, evaluate; returns the table as a dict.
+
+    `misses` adds marsad's misses (query, rewrites, target title, rank within MISS_DEPTH or
+    None): what to look at when changing the analyzer or the ranking.
+    """
     corpus = corpus or shared_data() / "saudinewsnet.jsonl.gz"
     log = (lambda *a: print(*a, file=sys.stderr)) if verbose else (lambda *a: None)
     articles = load_articles(corpus, articles_n, seed)
@@ -361,6 +371,15 @@ def run(articles_n: int | None, queries_n: int, seed: int, variants: bool = Fals
             ours.append([pk_of[h.id] for h in result.hits])
         table["(b) marsad"] = score(ours, items, same)
         table["(b) marsad"]["seconds"] = round(time.perf_counter() - started, 2)
+        missed = []
+        if misses:
+            title_of = dict(zip(pks, (a.title for a in articles)))
+            for ranked, item in zip(ours, items):
+                if rank_of(ranked, item, same) is None:
+                    deeper = search(store, item.query, limit=MISS_DEPTH, snippets=False)
+                    missed.append({"query": item.query, "source": item.source, "rules": item.rules,
+                                   "title": title_of[item.target], "total": deeper.total,
+                                   "rank": rank_of([pk_of[h.id] for h in deeper.hits], item, same)})
 
         if variants:
             lucene = lucene_like()
@@ -383,7 +402,7 @@ def run(articles_n: int | None, queries_n: int, seed: int, variants: bool = Fals
         for rule in item.rules:
             rules[rule] = rules.get(rule, 0) + 1
     return {"articles": len(articles), "queries": len(items), "seed": seed, "systems": table,
-            "rules_applied": rules, "examples": [(i.query, i.source) for i in items[:8]]}
+            "rules_applied": rules, "examples": [(i.query, i.source) for i in items[:8]], "misses": missed}
 
 
 def main() -> None:
@@ -393,8 +412,9 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--variants", action="store_true", help="also compare stemmers and strict AND")
     parser.add_argument("--json", action="store_true")
+    parser.add_argument("--misses", action="store_true", help="also list marsad's misses (and how far they ranked)")
     args = parser.parse_args()
-    report = run(args.articles, args.queries, args.seed, args.variants)
+    report = run(args.articles, args.queries, args.seed, args.variants, misses=args.misses)
     if args.json:
         print(json.dumps(report, ensure_ascii=False, indent=2))
         return
@@ -404,6 +424,9 @@ def main() -> None:
         print(f"| {name} | {row['mrr@10']:.3f} | {row['recall@10']:.3f} |")
     print("\nrewrites applied:", ", ".join(f"{k} {v}" for k, v in sorted(report["rules_applied"].items())))
     print("examples:", " | ".join(q for q, _ in report["examples"]))
+    for miss in report["misses"]:
+        print(f"miss: rank {miss['rank']} of {miss['total']} | {miss['query']} | {miss['source']} "
+              f"| {', '.join(miss['rules'])} | {miss['title']}")
 
 
 if __name__ == "__main__":

@@ -159,6 +159,17 @@ def test_light10_matches_lucene(word, stem):
         ["سياستها", "السياسة", "وبالسياسة"],
         ["قواتها", "قوات", "القوات"],
         ["المدرسة", "مدرستنا", "والمدرسة"],
+        # a short ة noun and its pronoun forms: the ت is the ة, whatever the stem's length
+        ["خطة", "خطتها", "الخطة", "خطتهم"],
+        ["قمة", "قمتها", "القمة"],
+        ["صحة", "صحتها", "والصحة"],
+        ["نهاية", "نهايتها", "النهاية"],  # ية+pronoun stems as ية does
+        ["اتفاقية", "اتفاقيتها", "الاتفاقية"],
+        ["زيارة", "زيارته", "الزيارة"],  # ه ("his") is a pronoun too
+        ["القرارات", "قراراته", "قرارات"],
+        ["وفاة", "وفاته", "وفاتها"],  # ات before a pronoun with no plural stem left: the ة of اة
+        ["الجزائية", "الجزائي", "جزائيين"],  # the ي before the nisba ية is the word's own
+        ["القضائية", "القضائي", "قضائيون"],
     ],
 )
 def test_light_stem_conflates_inflections(variants):
@@ -173,6 +184,12 @@ def test_light_stem_short_words_and_the_lone_waw():
     assert light_stem(normalize("وزارة"), conjunction=False) == light_stem(normalize("الوزارة")) == "وزار"
     assert light_stem("روماني") == "رومان"  # nisba ي alone; ان stays
     assert light_stem("وقت") == "وقت"
+
+
+def test_light_stem_reads_a_teh_before_a_pronoun_as_ta_marbuta_unless_asked_not_to():
+    assert light_stem("بيتها") == "بيه"  # read as a ة noun: the search side also looks up بيت
+    assert light_stem("بيتها", feminine=False) == light_stem("بيت") == "بيت"
+    assert light_stem(normalize("ثابتة"), feminine=False) == "ثابت"
 
 
 def test_snowball_is_available_for_both_scripts():
@@ -218,6 +235,27 @@ def test_query_word_alternatives_cover_a_first_letter_waw():
     assert set(analyzer.alternatives("وزير")) == set(analyzer.alternatives("الوزير")) == {"زير", "وزير"}
     assert analyzer.alternatives("قال") == ("قال",)
     assert analyzer.alternatives("وقال")[0] == "قال"
+
+
+@pytest.mark.parametrize(
+    "query, indexed",
+    [
+        ("بيت", "بيتها"),  # a word ending in ت, and its pronoun form (indexed as a ة noun)
+        ("بيتها", "بيت"),
+        ("قدمت", "قدمتها"),
+        ("ثابت", "ثابتة"),
+        ("ثابتة", "ثابت"),
+        ("وفاة", "وفاتها"),
+        ("مفاجأتها", "مفاجأة"),  # ات before a pronoun: a plural's, or the ة of اة
+        ("حياتها", "الحياة"),
+        ("إلغاء", "الإلغاء"),  # ال stripped once: a word that starts with ال of its own
+        ("الإلغاء", "إلغاء"),
+        ("ألفها", "ألف"),
+    ],
+)
+def test_query_word_alternatives_reach_the_other_reading(query, indexed):
+    analyzer = default_analyzer()
+    assert analyzer.term(indexed) in analyzer.alternatives(query)
 
 
 def test_analyzer_versions_differ_by_stemmer():

@@ -219,29 +219,56 @@ def test_stale_index_asks_for_reindex(store):
     assert search(store, "حرس").total == 3
 
 
-def test_existing_database_gets_the_index_on_reindex(tmp_path):
-    from marsad.store import sqlite as sqlite_store
-
-    path = tmp_path / "old.db"
-    first = sqlite_store.MIGRATIONS[:1]
-    old = SQLiteStore.__new__(SQLiteStore)  # a database from before search existed
+def _older_store(path, migrations: int, articles) -> None:
+    """A database made by an older marsad: only the first *migrations* migrations, holding *articles*."""
     import sqlite3
     import threading
 
+    from marsad.store import sqlite as sqlite_store
+
+    old = SQLiteStore.__new__(SQLiteStore)
     old.path, old.conn, old._write_lock = path, sqlite3.connect(path, isolation_level=None), threading.RLock()
     old.conn.row_factory = sqlite3.Row
     saved = sqlite_store.MIGRATIONS[:]
     try:
-        sqlite_store.MIGRATIONS[:] = first
+        sqlite_store.MIGRATIONS[:] = saved[:migrations]
         old.migrate()
-        old.upsert_articles(ARTICLES[:3])
+        tables = {r[0] for r in old.conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if FTS_TABLE in tables:  # an index of that time, built by that time's analyzer (its terms don't matter)
+            old.conn.execute("UPDATE search_state SET value = 'marsad-stop-older' WHERE key = 'analyzer'")
+        old.upsert_articles(articles)
+        if FTS_TABLE in tables:
+            old.conn.execute(f"INSERT INTO {FTS_TABLE} (rowid, title, body) SELECT pk, title, text FROM articles")
     finally:
         sqlite_store.MIGRATIONS[:] = saved
     old.conn.close()
-    upgraded = SQLiteStore(path)
+
+
+def test_existing_database_gets_the_index_on_reindex(tmp_path):
+    _older_store(tmp_path / "old.db", 1, ARTICLES[:3])  # from before search existed
+    upgraded = SQLiteStore(tmp_path / "old.db")
     assert index_state(upgraded.conn) == "stale"
     upgraded.reindex()
     assert search(upgraded, "الداخلية").total == 1
+    upgraded.close()
+
+
+def test_index_from_before_exact_forms_is_remade_and_waits_for_reindex(tmp_path):
+    from marsad.search.index import MIGRATION_EXACT_FORMS
+    from marsad.store.sqlite import MIGRATIONS
+
+    _older_store(tmp_path / "old.db", MIGRATIONS.index(MIGRATION_EXACT_FORMS), ARTICLES[:3])
+    upgraded = SQLiteStore(tmp_path / "old.db")
+    columns = [r[1] for r in upgraded.conn.execute(f"PRAGMA table_info({FTS_TABLE})")]
+    assert columns == ["title", "body", "title_exact", "body_exact"]
+    assert index_state(upgraded.conn) == "stale"
+    with pytest.raises(StoreError, match="marsad reindex"):
+        search(upgraded, "الداخلية")
+    assert upgraded.reindex()["articles"] == 3
+    assert search(upgraded, "الداخلية").total == 1
+    upgraded.upsert_articles(ARTICLES[3:5])  # kept in step again
+    assert search(upgraded, "مكة").total == 1
+    upgraded.conn.execute(f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}) VALUES ('integrity-check')")
     upgraded.close()
 
 
@@ -282,6 +309,34 @@ def test_ranking_prefers_words_in_one_sentence(tmp_path):
     db.upsert_articles([scattered, together])
     try:
         assert titles(search(db, "النفط الذهب")) == ["تقرير اقتصادي آخر", "تقرير اقتصادي"]
+    finally:
+        db.close()
+
+
+def test_exact_forms_are_marked_apart_from_stems():
+    from marsad.search.analyzer import EXACT_MARK, default_analyzer
+
+    analyzer = default_analyzer()
+    terms, forms = analyzer.index_columns("والمعدنية في قطر وللمعادن")
+    assert terms == analyzer.index_text("والمعدنية في قطر وللمعادن") == "معدن قطر معادن"
+    # a و/ل before the article is a word of its own; قطر (its own stem) and في (a stopword) have no form
+    assert forms == f"{EXACT_MARK}المعدنيه {EXACT_MARK}المعادن"
+    assert analyzer.exact_form("المعدنيّة") == f"{EXACT_MARK}المعدنيه" and analyzer.exact_form("قطر") == ""
+    assert EXACT_MARK not in analyzer.index_text(f"{EXACT_MARK}قطر")  # typed, it is normalised away
+
+
+def test_ranking_prefers_the_form_typed(tmp_path):
+    """The exact-form columns: both articles hold the word's stem; the one with the very form typed ranks first."""
+    fem = Article(title="تقرير اقتصادي", source="سبق", published_at=_at(2), url="https://example.com/f",
+                  paragraphs=["ارتفعت صادرات الثروة المعدنية هذا العام"], language="ar")
+    masc = Article(title="تقرير اقتصادي", source="سبق", published_at=_at(1), url="https://example.com/m",
+                   paragraphs=["ارتفعت صادرات الإنتاج المعدني هذا العام"], language="ar")
+    db = SQLiteStore(tmp_path / "exact.db")
+    db.upsert_articles([fem, masc])
+    try:
+        assert [h.id for h in search(db, "صادرات المعدنيه").hits] == [fem.id, masc.id]
+        assert [h.id for h in search(db, "صادرات والمعدني").hits] == [masc.id, fem.id]
+        assert search(db, "صادرات المعدنيه").total == search(db, "صادرات معدني").total == 2  # same matches
     finally:
         db.close()
 

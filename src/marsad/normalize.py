@@ -192,44 +192,53 @@ def light10_stem(word: str) -> str:
 
 
 # marsad's light stemmer: light10 with the clitic combinations news text actually
-# uses (وبال, ولل, فلل ...), the attached pronouns (هم هما كم نا ...) with the ة they
-# reveal as ت (سياستها = سياسة + ها), a nisba ي removed only after a plural ending
-# (سعوديين -> سعود, but روماني -> رومان), and a minimum stem of three letters.
+# uses (وبال, ولل, فلل ...), the attached pronouns (هم هما كم نا ه ...) with the ة they
+# reveal as ت (سياستها = سياسة + ها, خطته = خطة + ه: stemmed as the ة form is), a
+# nisba ي removed only after a plural ending (سعوديين -> سعود, but روماني -> رومان),
+# and a minimum stem of three letters.
 # Like light10 it strips a lone و from words of four letters or more; as that also
 # eats a first-letter و (وزير -> زير, while الوزير -> وزير), the search side looks
 # such words up both ways (`light_stem(..., conjunction=False)`, `Analyzer.alternatives`).
 _PREFIXES = ("وبال", "وكال", "فبال", "وال", "بال", "كال", "فال", "ولل", "فلل", "لل", "ال")
-_PRONOUNS = ("هما", "كما", "هم", "هن", "ها", "كم", "كن", "نا")
+#: Attached pronouns, longest first; ه ("his") last, as it is also how a normalised ة ends.
+PRONOUNS = ("هما", "كما", "هم", "هن", "ها", "كم", "كن", "نا", "ه")
 _INFLECTIONS = ("ات", "ان", "ون", "ين", "يه", "يا", "ه", "ي")
-_PLURALS = ("ات", "ون", "ين", "يه")
-_MIN_STEM = 3
+# Endings after which a nisba ي goes too. Not ية: it is the nisba itself, so a ي left
+# before it is the word's own (a hamza folded to ي: جزائية -> جزاي, as جزائي).
+_PLURALS = ("ات", "ون", "ين")
+MIN_STEM = 3
 
 
-def light_stem(word: str, *, conjunction: bool = True) -> str:
+def light_stem(word: str, *, conjunction: bool = True, feminine: bool = True) -> str:
     """marsad's light stemmer: strip proclitics (ال وال بال لل …, a lone و), pronouns, plural and ة/ي endings.
 
-    `conjunction=False` keeps a lone leading و (for looking a word up both ways).
+    `conjunction=False` keeps a lone leading و, `feminine=False` reads a ت before a
+    pronoun as the word's own letter (بيتها -> بيت, not بيه): the other readings of an
+    ambiguous word, for looking it up both ways (`Analyzer.alternatives`).
     The choice over light10 and Snowball was measured (see docs/search.md).
     """
-    if len(word) <= _MIN_STEM:
+    if len(word) <= MIN_STEM:
         return word
     for prefix in _PREFIXES:
         if word.startswith(prefix) and len(word) - len(prefix) >= 2:
             word = word[len(prefix):]
             break
     else:
-        if conjunction and word[0] == "و" and len(word) > _MIN_STEM:
+        if conjunction and word[0] == "و" and len(word) > MIN_STEM:
             word = word[1:]
-    for suffix in _PRONOUNS:
-        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+    for suffix in PRONOUNS:
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
             word = word[: -len(suffix)]
-            if word[-1] == "ت" and len(word) > _MIN_STEM and not word.endswith("ات"):
-                return word[:-1]  # the ة of سياستها
+            # A ت left before a pronoun is the ة it is written as there: خطتها, نهايتها, زيارته
+            # stem as خطة, نهاية, زيارة. After ا it is rather a plural's ات (قراراتها), unless
+            # no plural stem is left (وفاتها -> فات: وفاة).
+            if feminine and word[-1] == "ت" and (len(word) == MIN_STEM or not word.endswith("ات")):
+                word = word[:-1] + "ه"
             break
     for suffix in _INFLECTIONS:
-        if word.endswith(suffix) and len(word) - len(suffix) >= _MIN_STEM:
+        if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
             word = word[: -len(suffix)]
-            if suffix in _PLURALS and word.endswith("ي") and len(word) > _MIN_STEM:
+            if suffix in _PLURALS and word.endswith("ي") and len(word) > MIN_STEM:
                 word = word[:-1]  # سعوديين -> سعودي -> سعود
             break
     return word

@@ -14,6 +14,8 @@ from functools import cache
 from ..normalize import (
     TOKEN,
     WORD,
+    MIN_STEM,
+    PRONOUNS,
     Normalizer,
     NormalizerConfig,
     is_arabic,
@@ -27,7 +29,11 @@ from ..normalize import (
 STEMMERS = ("marsad", "light10", "snowball", "none")
 MAX_TERM_CHARS = 40  # longer "words" are junk (URLs, base64); truncated so they still match themselves
 _CACHE_LIMIT = 1_000_000
-_CODE_VERSION = "2"  # bump whenever analysis changes in a way the stopword hash does not show
+_ARTICLE_CLITICS = ("وبال", "وكال", "فبال", "وال", "بال", "كال", "فال", "ولل", "فلل", "لل")
+#: Starts every exact form in the index. Normalisation removes it (it is the tatweel), so
+#: no stem ever holds it and a stem and a word form can never be taken for each other.
+EXACT_MARK = "\u0640"
+_CODE_VERSION = "3"  # bump whenever analysis changes in a way the stopword hash does not show
 
 # و/ف + a stopword is a stopword (وفي, فإن), except where the pair is itself a word: ولي, فهم, وهم.
 _NOT_AFTER_CONJ = frozenset({"لي", "هم"})
@@ -79,6 +85,8 @@ class Analyzer:
         }[stemmer]
         self._terms = _TermCache(self._term)  # normalised token -> term ('' for a stopword)
         self._chunks = _TermCache(self._chunk)  # whitespace-separated raw text -> "term term"
+        self._exact = _TermCache(self._exact_token)  # normalised token -> its marked form ('' if the stem says it)
+        self._column_chunks = _TermCache(self._columns)  # raw text -> ("term term", "form form"), for indexing
         self._words = _TermCache(self._word)  # a word of original text -> its terms (for highlighting)
         digest = hashlib.sha1("\n".join(sorted(self._stopwords)).encode("utf-8")).hexdigest()[:8]
         #: Recorded with the index: an index built by another version must be rebuilt.
@@ -86,11 +94,22 @@ class Analyzer:
         self.version = f"{stemmer}-{'stop' if stop else 'nostop'}-{digest}-{_CODE_VERSION}{custom}"
 
     def alternatives(self, word: str) -> tuple[str, ...]:
-        """Index terms a query word should find: its own, and the stem with a first-letter و kept or removed.
+        """Index terms a query word should find: its own, and those of its other readings.
 
-        The marsad stemmer strips a lone و ("and") as light10 does, which also strips
-        the first letter of وزير (زير) while الوزير keeps it (وزير); so a word whose
-        stem starts at a و is looked up both ways. The word's own term comes first.
+        A light stemmer has to pick one reading of an ambiguous word; the query looks up
+        the others too, so the article's spelling of the word is found whichever it is:
+
+        * a lone و ("and") is stripped as light10 does, which also strips the first letter
+          of وزير (زير) while الوزير keeps it (وزير): both are looked up;
+        * a ت before a pronoun is indexed as the ة it usually is (خطتها as خطة): بيتها is
+          also looked up as بيت, and a word ending in ت as its pronoun forms are indexed
+          (بيت, قدمت as بيتها, قدمتها); ات before a pronoun is indexed as a plural's
+          (قراراتها), and also looked up as the ة of اة (مفاجأتها as مفاجأة);
+        * ال is stripped once: الإلغاء (ال + إلغاء) is also looked up as إلغاء is indexed, and
+          a word whose stem is a three-letter stub left by an ال of its own (إلغاء -> غاء)
+          as it is indexed after the article (الإلغاء -> الغاء).
+
+        The word's own term comes first.
         """
         own = self.terms(word)
         if not self.conjunctions or len(own) != 1:
@@ -99,14 +118,22 @@ class Analyzer:
         if len(tokens) != 1 or not is_arabic(tokens[0]):
             return tuple(own)
         token = tokens[0]
-        forms = [own[0], light_stem(token, conjunction=False)]
+        forms = [own[0], light_stem(token, conjunction=False), light_stem(token, feminine=False)]
+        if token.endswith("ت"):
+            forms.append(light_stem(token + "ها"))  # بيت, قدمت, وفات: as بيتها, قدمتها, وفاتها are indexed
+        for pronoun in PRONOUNS:
+            if token.endswith("ات" + pronoun):
+                forms.append(light_stem(token[: -len(pronoun) - 1] + "ه"))  # مفاجأتها: as مفاجأة is indexed
+                break
         bare = token
         for prefix in ("وال", "بال", "كال", "فال", "ال", "لل"):
             if token.startswith(prefix) and len(token) - len(prefix) >= 2:
                 bare = token[len(prefix):]
                 break
-        if bare != token and bare.startswith("و") and len(bare) > 3:
-            forms.append(light_stem(bare))  # الوزير -> زير, as a bare وزير is indexed
+        if bare != token:
+            forms.append(light_stem(bare))  # الوزير, الإلغاء -> زير, غاء: as a bare وزير, إلغاء are indexed
+        if token.startswith("ال") and len(own[0]) == MIN_STEM:  # a stub: the ال may be the word's own
+            forms.append(light_stem("ال" + token))  # إلغاء, ألفها -> الغاء, الف: as الإلغاء, ألف are indexed
         if token.startswith("وو") and len(token) > 4:
             forms.append(light_stem(token[1:]))  # ووزارة (and ministry) -> زار, as وزارة is indexed
         return tuple(t for t in dict.fromkeys(forms) if t)
@@ -131,6 +158,26 @@ class Analyzer:
         # whitespace) and, cached, far cheaper than normalising whole texts.
         return " ".join(filter(None, map(self._terms.__getitem__, TOKEN.findall(self._normalize(chunk)))))
 
+    def _exact_token(self, token: str) -> str:
+        token = token[:MAX_TERM_CHARS]
+        term = self._terms[token]
+        if not term:
+            return ""
+        form = token
+        if is_arabic(token):
+            # و ف ب ك ل before the article are words of their own (and, so, with, as, for):
+            # والمعدنية is the form المعدنية. The article stays: dropping it too measured worse.
+            for clitic in _ARTICLE_CLITICS:
+                if token.startswith(clitic) and len(token) - len(clitic) >= 2:
+                    form = "ال" + token[len(clitic):]
+                    break
+        return EXACT_MARK + form if form != term else ""
+
+    def _columns(self, chunk: str) -> tuple[str, str]:
+        tokens = TOKEN.findall(self._normalize(chunk))
+        return (" ".join(filter(None, map(self._terms.__getitem__, tokens))),
+                " ".join(filter(None, map(self._exact.__getitem__, tokens))))
+
     def _word(self, word: str) -> tuple[str, ...]:
         return tuple(self._terms[t] for t in TOKEN.findall(self._normalize(word)))
 
@@ -148,6 +195,25 @@ class Analyzer:
     def index_text(self, text: str) -> str:
         """The terms of *text* joined by spaces: what the full-text index stores."""
         return " ".join(filter(None, map(self._chunks.__getitem__, text.split())))
+
+    def index_columns(self, text: str) -> tuple[str, str]:
+        """(`index_text(text)`, its exact forms): what the index's stem and exact-form columns store.
+
+        The exact forms are the words as typed (normalised, not stemmed; a و ف ب ك ل glued
+        before ال taken off), each marked with EXACT_MARK. A word its stem leaves as it is (or
+        a stopword) has none: its stem already says it. An article holding the very form a query
+        word has then ranks above one that only shares its stem. One pass over the text gives both.
+        """
+        pairs = list(map(self._column_chunks.__getitem__, text.split()))
+        if not pairs:
+            return "", ""
+        terms, forms = zip(*pairs)
+        return " ".join(filter(None, terms)), " ".join(filter(None, forms))
+
+    def exact_form(self, word: str) -> str:
+        """The marked exact form of one query word ('' when it is not one word, or its stem is the same)."""
+        tokens = TOKEN.findall(self._normalize(word))
+        return self._exact[tokens[0]] if len(tokens) == 1 else ""
 
     def prefix(self, word: str) -> str:
         """The lookup key for a prefix query (`word*`): normalised, leading clitics removed, not stemmed."""

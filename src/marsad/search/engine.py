@@ -30,6 +30,8 @@ from .query import Filters, InvalidQuery, Query, Term, parse_query, positive_lea
 
 SORTS = ("relevance", "date", "recent")
 TITLE_WEIGHT, BODY_WEIGHT = 5.0, 1.0  # chosen on seed 1 of benchmarks/search_quality.py (flat from 5 to 12)
+# the exact-form columns (a word as typed, beside its stem): chosen on seed 1 too
+TITLE_EXACT_WEIGHT, BODY_EXACT_WEIGHT = 10.0, 2.0
 MAX_LIMIT = 200
 MAX_OFFSET = 10_000
 RECENT_POOL = 200  # "recent" re-ranks this many best BM25 matches by age
@@ -41,7 +43,7 @@ RANK_WINDOW = 5_000  # rank at most this many (the newest) matches; see _Plan.pa
 NEAR_POOL = 30  # the best this many BM25 matches are re-ranked by proximity (the NEAR group); see _Plan.page
 NEAR_BOOST = 1.5  # score x (1 + NEAR_BOOST) for those holding the words in a sentence (seed 1; flat from 1 to 3)
 
-_BM25 = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, {BODY_WEIGHT})"
+_BM25 = f"bm25({FTS_TABLE}, {TITLE_WEIGHT}, {BODY_WEIGHT}, {TITLE_EXACT_WEIGHT}, {BODY_EXACT_WEIGHT})"
 
 
 @dataclass
@@ -143,7 +145,7 @@ class _Plan:
     def __init__(self, match: str | None, where: SQLFilter, pk_range: tuple[int, int] | None = None,
                  rank_match: str | None = None, near: str | None = None):
         self.match = match  # what to count and filter by
-        self.rank_match = rank_match or match  # the same articles, with the proximity phrase for BM25
+        self.rank_match = rank_match or match  # the same articles, with the proximity phrase and exact forms for BM25
         self.near = near  # the words as a NEAR group (fts5.compile_near), for the re-ranking
         self.where = where
         self.pk_range = pk_range
@@ -355,7 +357,7 @@ def _compile(parsed: Query, analyzer: Analyzer, conn: sqlite3.Connection) -> _Pl
     known = _known_sources(conn) if parsed.filters.sources or parsed.filters.exclude_sources else None
     where = compile_filters(parsed.filters, known, _entity_ids(conn, parsed.filters))
     pk_range = _pk_range(conn, parsed.filters, known) if match is not None else None
-    return _Plan(match, where, pk_range, rank_match=compile_match(parsed.expr, analyzer),
+    return _Plan(match, where, pk_range, rank_match=compile_match(parsed.expr, analyzer, exact=True),
                  near=compile_near(parsed.expr, analyzer))
 
 

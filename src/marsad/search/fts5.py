@@ -14,7 +14,7 @@ from ..ingest.outlets import resolve_outlet
 from .analyzer import Analyzer
 from .query import And, Filters, Node, Not, Or, Phrase, Term
 
-MIN_PREFIX_CHARS = 3  # the index keeps 3-letter prefixes; shorter ones would match half the vocabulary
+MIN_PREFIX_CHARS = 3  # shorter prefixes would match half the vocabulary
 NEAR_DISTANCE = 20  # proximity window in index terms (about a sentence); chosen on seed 1 of the quality benchmark
 
 
@@ -22,15 +22,18 @@ def _quote(term: str) -> str:
     return '"' + term.replace('"', '""') + '"'
 
 
-def compile_match(node: Node | None, analyzer: Analyzer, *, expand: bool = True, proximity: bool = True) -> str | None:
+def compile_match(node: Node | None, analyzer: Analyzer, *, expand: bool = True, proximity: bool = True,
+                  exact: bool = False) -> str | None:
     """FTS5 MATCH text for *node*, or None when nothing searchable is left (stopwords only, say).
 
-    `expand` looks words up with and without a first-letter و (`Analyzer.alternatives`).
+    `expand` looks words up with their other readings too (`Analyzer.alternatives`).
     `proximity` adds the words of a top-level AND as one phrase, OR-ed in: the match set
     is the same (the phrase implies every word) but BM25 then scores articles holding the
-    words side by side, as typed, above those that scatter them.
+    words side by side, as typed, above those that scatter them. `exact` likewise OR-s each
+    word's exact form (`Analyzer.exact_form`, found only in the exact-form columns) in
+    beside its stem: the same matches, the articles holding the very form typed scored higher.
     """
-    expr = _compile(node, analyzer, expand)
+    expr = _compile(node, analyzer, expand, exact)
     words = _proximity_words(node, analyzer) if proximity and expr else None
     if words:
         return f"({expr} OR {_quote(' '.join(t for w in words for t in w))})"
@@ -56,7 +59,7 @@ def _proximity_words(node: Node | None, analyzer: Analyzer) -> list[list[str]] |
     return words if len(words) >= 2 and all(words) else None
 
 
-def _compile(node: Node | None, analyzer: Analyzer, expand: bool) -> str | None:
+def _compile(node: Node | None, analyzer: Analyzer, expand: bool, exact: bool = False) -> str | None:
     if node is None:
         return None
     if isinstance(node, Term):
@@ -65,20 +68,28 @@ def _compile(node: Node | None, analyzer: Analyzer, expand: bool) -> str | None:
             return _quote(key) + "*" if len(key) >= MIN_PREFIX_CHARS else None
         alternatives = analyzer.alternatives(node.text) if expand else ()
         if len(alternatives) > 1:
-            return "(" + " OR ".join(map(_quote, alternatives)) + ")"
-        terms = analyzer.terms(node.text)
-        return _quote(" ".join(terms)) if terms else None
+            parts = list(map(_quote, alternatives))
+        else:
+            terms = analyzer.terms(node.text)
+            parts = [_quote(" ".join(terms))] if terms else []
+        form = analyzer.exact_form(node.text) if exact and parts else ""
+        if form:
+            parts.append(_quote(form))
+        if len(parts) <= 1:
+            return parts[0] if parts else None
+        return "(" + " OR ".join(parts) + ")"
     if isinstance(node, Phrase):
         terms = analyzer.terms(node.text)
         return _quote(" ".join(terms)) if terms else None
     if isinstance(node, Or):
-        parts = [p for p in (_compile(i, analyzer, expand) for i in node.items) if p]
+        parts = [p for p in (_compile(i, analyzer, expand, exact) for i in node.items) if p]
         if not parts:
             return None
         return parts[0] if len(parts) == 1 else "(" + " OR ".join(parts) + ")"
     if isinstance(node, Not):
         return None  # a lone exclusion has nothing to subtract from
-    positive = [p for p in (_compile(i, analyzer, expand) for i in node.items if not isinstance(i, Not)) if p]
+    positive = [p for p in (_compile(i, analyzer, expand, exact) for i in node.items if not isinstance(i, Not)) if p]
+    # an excluded word's exact form would exclude nothing more
     negative = [p for p in (_compile(i.item, analyzer, expand) for i in node.items if isinstance(i, Not)) if p]
     if not positive:
         return None

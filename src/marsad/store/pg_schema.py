@@ -232,4 +232,10 @@ MIGRATIONS: list[str] = [
     CREATE INDEX story_links_b ON story_links(story_b);
     CREATE TABLE story_state (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
+    # 6: SQLite's search index gained exact-form columns with a new analyzer. PostgreSQL ranks
+    # with ts_rank over the stems alone, so its tsvector keeps its shape; like SQLite's index it
+    # waits for `marsad reindex`.
+    """
+    UPDATE search_state SET value = 'stale' WHERE key = 'analyzer' AND EXISTS (SELECT 1 FROM articles);
+    """,
 ]

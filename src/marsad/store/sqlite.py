@@ -137,6 +137,8 @@ MIGRATIONS: list[str] = [
     entity_store.MIGRATION,
     # duplicate groups with LSH band keys, stories, their members, merges and links (marsad.stories)
     stories_schema.MIGRATION,
+    # 6: the search index gains the exact forms of the words beside their stems (marsad.search.index)
+    search_index.MIGRATION_EXACT_FORMS,
 ]
 
 BATCH_SIZE = 500
