@@ -22,13 +22,18 @@ average before and after each scenario is printed with the figures, and so is th
 the server processes (and the load generator) spent per request, which moves far less with
 the machine's other load than req/s and latency do.
 
+`--rounds N` runs every scenario N times per server, the servers taking turns at going first, each
+run on URLs of its own, and reports the median of each figure: on a shared machine the other
+load moves more between two 10 s runs than most changes do.
+
 `--cost-rounds N` first measures the app alone: the three cold scenarios' URLs sent straight to
 the ASGI app in one process (no HTTP server; handlers run inline, so the process's CPU time is
 theirs), N rounds of `--cost-requests` new URLs, the baseline and the current code alternating
 on the same URLs; the minimum and median CPU ms per request are printed.
 
     python benchmarks/bench_web.py [--corpus ../shared/data/saudinewsnet.jsonl.gz] [--workers 2]
-        [--concurrency 20] [--seconds 10] [--baseline-src /tmp/base/src] [--cost-rounds 3] [--json out.json]
+        [--concurrency 20] [--seconds 10] [--baseline-src /tmp/base/src] [--rounds 3] [--cost-rounds 3]
+        [--json out.json]
 """
 
 from __future__ import annotations
@@ -262,8 +267,10 @@ def scenarios(db: Path, seed: int, part: int = 0, parts: int = 1) -> dict[str, t
     rng.shuffle(ids)
     hot, cold = ids[:300], ids[300:][part::parts]
     mix = [rng.choice(QUERIES) for _ in range(5000)]
-    cold_queries = headline_queries(db, seed, 24_000)
+    cold_queries = headline_queries(db, seed, max(24_000, 8_000 * parts))  # 4,000 a slice: 10 s at 400 req/s
     page_cold, api_cold = cold_queries[0::2][part::parts], cold_queries[1::2][part::parts]
+    # "cold" must mean never asked before: no query twice, none shared by the page and the API
+    assert len(set(cold_queries)) == len(cold_queries) and len(set(cold)) == len(cold)
     return {
         "article": ([f"/articles/{i}" for i in hot], True),
         "article-cold": ([f"/articles/{i}" for i in cold], False),
@@ -364,6 +371,18 @@ def cost(args) -> dict[str, dict[str, list[float]]]:
     return found
 
 
+def _median_round(found: list[dict]) -> dict:
+    """One scenario's rounds as one row: the median of each figure, loads from the first round's to the last's."""
+    found = [f for f in found if f.get("requests")]
+    if not found:
+        return {"requests": 0}
+    row = {key: round(statistics.median(f[key] for f in found), 2)
+           for key in ("rps", "p50_ms", "p90_ms", "p99_ms", "server_cpu_ms", "client_cpu_ms")}
+    row.update(requests=sum(f["requests"] for f in found), errors=sum(f["errors"] for f in found),
+               load=[found[0]["load"][0], found[-1]["load"][1]], rounds=len(found))
+    return row
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS)
@@ -386,6 +405,9 @@ def main() -> int:
     parser.add_argument("--cost-child", default=None, help=argparse.SUPPRESS)
     parser.add_argument("--current-first", action="store_true", help="with --baseline-src: measure the current "
                         "code first in each scenario (to see what the order costs on a busy machine)")
+    parser.add_argument("--rounds", type=int, default=1, help="run each scenario this many times per server, "
+                        "alternating which server goes first, and report the median of each figure (the "
+                        "machine's other load moves from one run to the next)")
     args = parser.parse_args()
     if args.cost_child:
         part, parts, count = (int(x) for x in args.cost_child.split(","))
@@ -423,21 +445,29 @@ def main() -> int:
         servers["baseline"] = (port, start_server(args.db, port, args.workers, args.baseline_src))
     port = free_port()
     servers["current"] = (port, start_server(args.db, port, args.workers))
-    plans = {label: scenarios(args.db, args.seed, part, len(servers)) for part, label in enumerate(servers)}
-    results: dict[str, dict[str, dict]] = {label: {} for label in servers}
+    # every (server, round) gets its own slice of the cold URLs: no URL is ever requested twice
+    parts = len(servers) * args.rounds
+    plans = {(label, r): scenarios(args.db, args.seed, r * len(servers) + i, parts)
+             for r in range(args.rounds) for i, label in enumerate(servers)}
+    names = list(plans["current", 0])
+    rounds: dict[str, dict[str, list[dict]]] = {label: {} for label in servers}
     for label, (port, _) in servers.items():  # each worker builds its headline index on its first article
-        asyncio.run(load(port, plans[label]["article"][0][:200], concurrency=args.concurrency, seconds=30,
+        asyncio.run(load(port, plans[label, 0]["article"][0][:200], concurrency=args.concurrency, seconds=30,
                          warmup=0.0, cycle=False))
     started_load = os.getloadavg()
     try:
-        for name in plans["current"]:
+        for name in names:
             if args.only and name not in args.only:
                 continue
-            order = list(servers.items())  # baseline first, then current, back to back
-            for label, (port, process) in (order[::-1] if args.current_first else order):
-                paths, cycle = plans[label][name]
-                results[label][name] = run_scenario(port, process.pid, paths, cycle, args)
-                print(f"{label:8} {name:16} {json.dumps(results[label][name])}", file=sys.stderr)
+            for r in range(args.rounds):
+                order = list(servers.items())  # baseline first, then current, back to back; swapped every round
+                if args.current_first != (r % 2 == 1):
+                    order.reverse()
+                for label, (port, process) in order:
+                    paths, cycle = plans[label, r][name]
+                    found = run_scenario(port, process.pid, paths, cycle, args)
+                    rounds[label].setdefault(name, []).append(found)
+                    print(f"{label:8} {name:16} {json.dumps(found)}", file=sys.stderr)
     finally:
         for _, process in servers.values():
             process.terminate()
@@ -445,13 +475,14 @@ def main() -> int:
             process.wait(timeout=20)
 
     ended_load = os.getloadavg()
+    results = {label: {name: _median_round(found) for name, found in by_name.items()} for label, by_name in rounds.items()}
     print(f"\n{args.workers} server worker(s), {args.concurrency} concurrent clients, {os.cpu_count()} CPU(s); "
           f"load average {started_load[0]:.2f} at the start, {ended_load[0]:.2f} at the end "
           f"(1-minute; 5-minute {ended_load[1]:.2f})\n")
     print(f"| {'code':8} | {'scenario':16} | {'req/s':>7} | {'p50 ms':>7} | {'p90 ms':>7} | {'p99 ms':>7} | "
           f"{'server CPU ms/req':>17} | {'client CPU ms/req':>17} | {'load':>11} | {'errors':>6} |")
     print(f"|{'-' * 10}|{'-' * 18}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 9}|{'-' * 19}|{'-' * 19}|{'-' * 13}|{'-' * 8}|")
-    for name in plans["current"]:
+    for name in names:
         for label in servers:
             r = results[label].get(name)
             if not r or not r.get("requests"):
@@ -463,7 +494,7 @@ def main() -> int:
         args.json.write_text(json.dumps({"workers": args.workers, "concurrency": args.concurrency,
                                          "cpus": os.cpu_count(), "load": [started_load, ended_load],
                                          "baseline_src": str(args.baseline_src) if args.baseline_src else None,
-                                         "cost_ms": costs,
+                                         "cost_ms": costs, "rounds": rounds,
                                          "results": results}, indent=2, ensure_ascii=False))
     return 0
 

@@ -10,9 +10,10 @@ import hashlib
 import hmac
 from datetime import date, datetime
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Security
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, Security
 from fastapi.security import APIKeyHeader, HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
+from pydantic_core import to_json
 
 from ..errors import MarsadError, NotFound, StoreError
 from ..export import article_to_record
@@ -321,9 +322,12 @@ _key_header = APIKeyHeader(name="X-API-Key", auto_error=False,
 _bearer = HTTPBearer(auto_error=False, description="the API key as a bearer token (alternative to X-API-Key)")
 
 
-def require_key(request: Request, key: str | None = Security(_key_header),
-                bearer: HTTPAuthorizationCredentials | None = Security(_bearer)) -> None:
-    """Refuse the request when the server has an API key and the request does not carry it."""
+async def require_key(request: Request, key: str | None = Security(_key_header),
+                      bearer: HTTPAuthorizationCredentials | None = Security(_bearer)) -> None:
+    """Refuse the request when the server has an API key and the request does not carry it.
+
+    A coroutine, so that FastAPI checks it on the event loop instead of a trip to a worker thread.
+    """
     wanted = request.app.state.web.settings.api_key
     if not wanted:
         return
@@ -415,7 +419,7 @@ def _search_key(text: str, sort: str) -> str:
 
 
 @router.get("/search", response_model=SearchOut, tags=["search"], summary="Full-text search")
-def search_articles(
+async def search_articles(
     request: Request,
     q: str = Query("", max_length=MAX_QUERY, description='marsad\'s query language: words, "phrases", OR, -word, '
                    "word*, source:, tag:, from:, to:, lang:, entity:, type:, country:"),
@@ -427,8 +431,8 @@ def search_articles(
     limit: int = Query(10, ge=1, le=MAX_LIMIT),
     cursor: str | None = CURSOR,
     facets: bool = Query(False, description="also count the whole result set by outlet, tag, month, entity and "
-                         "country "
-                         "(as `marsad search --facets`; costs about as much again as the search)"),
+                         "country (as `marsad search --facets`); off by default: counting every match costs "
+                         "about as much again as the search"),
 ):
     """Search with marsad's query language; the filters may also be given as parameters."""
     web = _web(request)
@@ -441,17 +445,33 @@ def search_articles(
             raise queries.InvalidCursor("cursor belongs to another search", subject=cursor)
         offset = after["o"]
 
-    def run():
-        return search(web.pool.get(), text, limit=limit, offset=offset, sort=sort, facets=facets)
+    def answer() -> bytes:
+        def run():
+            return search(web.pool.get(), text, limit=limit, offset=offset, sort=sort, facets=facets)
 
-    try:
-        results = web.cache.get_or_compute(("api-search", text, sort, offset, limit, facets), run)
-    except StoreError as exc:
-        raise Unavailable(exc.message) from exc
+        try:
+            results = web.cache.get_or_compute(("api-search", text, sort, offset, limit, facets), run)
+        except StoreError as exc:
+            raise Unavailable(exc.message) from exc
+        return to_json(_search_out(results, key, offset))
+
+    # The search, the answer's shaping and its encoding take one trip to a worker thread, and the
+    # answer is encoded here rather than validated against SearchOut again (it is built to match it).
+    return Response(await web.compute(answer), media_type="application/json")
+
+
+_HIT_FIELDS = tuple(SearchHitOut.model_fields)
+
+
+def _search_out(results, key: str, offset: int) -> dict:
+    """A page of `search()` results as `SearchOut`."""
     end = offset + len(results.hits)
     next_cursor = (queries.encode_cursor({"t": "search", "h": key, "o": end})
                    if results.hits and end < results.total and end <= 10_000 else None)
-    hits = [queries.hit_record(h) for h in results.hits]
+    hits = []
+    for hit in results.hits:
+        record = queries.hit_record(hit)
+        hits.append({name: record.get(name) for name in _HIT_FIELDS})
     facet_out = None
     if results.facets is not None:
         facet_out = {name: [{"value": str(v), "count": n} for v, n in getattr(results.facets, name)]
@@ -461,8 +481,8 @@ def search_articles(
         facet_out["place"] = [{"value": code, "name": _country_name(code), "count": n}
                               for code, n in results.facets.place]
         facet_out["entity_sample"] = results.facets.entity_sample
-    return {"query": text, "total": results.total, "relaxed": results.relaxed, "sort": results.sort,
-            "took_ms": results.took_ms, "hits": hits, "facets": facet_out, "next_cursor": next_cursor}
+    return {"query": results.query, "total": results.total, "relaxed": results.relaxed, "sort": results.sort,
+            "took_ms": float(results.took_ms), "hits": hits, "facets": facet_out, "next_cursor": next_cursor}
 
 
 @router.get("/stories", response_model=StoryList, tags=["stories"],

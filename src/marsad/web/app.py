@@ -9,11 +9,15 @@ marsad.stories, marsad.ingest.sources) and maps errors to HTTP statuses and page
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import weakref
+from collections.abc import Callable
 from contextlib import asynccontextmanager
 from importlib import resources
 from pathlib import Path
 
+import anyio
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -47,6 +51,21 @@ class Web:
         self.cache = Cache(self.pool, settings.cache_entries, settings.cache_seconds)
         self.renderer = Renderer(settings)
         self.titles = TitleIndex()
+        self._limiters: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+    async def compute(self, func: Callable[[], object]) -> object:
+        """Run CPU-bound *func* (a search, say) off the event loop, at most `settings.compute_threads` at once.
+
+        Requests beyond that wait their turn in arrival order. Ten searches sharing one core
+        through the GIL all finish late (each after about ten searches' time, and an expensive
+        one after ten times its own); taken in turn they finish one after the other, so the
+        slowest answers come much sooner, while cached answers never wait behind them.
+        """
+        loop = asyncio.get_running_loop()  # a limiter belongs to one event loop (test clients start several)
+        limiter = self._limiters.get(loop)
+        if limiter is None:
+            limiter = self._limiters[loop] = anyio.CapacityLimiter(self.settings.compute_threads)
+        return await anyio.to_thread.run_sync(func, limiter=limiter)
 
 
 API_DESCRIPTION = """\

@@ -87,7 +87,7 @@ def latest_page(request: Request, cursor: str | None = Query(None, max_length=20
 
 
 @router.get("/search")
-def search_page(
+async def search_page(
     request: Request,
     q: str = Query("", max_length=500),
     source: str | None = Query(None, max_length=100),
@@ -98,6 +98,13 @@ def search_page(
     page: int = Query(1, ge=1, le=1000),
 ):
     """The search form, results with highlights, facets and pages."""
+    # one trip to a worker thread, taken in turn with the API's searches (see Web.compute)
+    return await _web(request).compute(
+        lambda: _search_page(request, q, source, tag, date_from, date_to, sort, page))
+
+
+def _search_page(request: Request, q: str, source: str | None, tag: str | None, date_from: str | None,
+                 date_to: str | None, sort: str, page: int):
     web = _web(request)
     form = {"q": q, "source": source or "", "tag": tag or "", "from": date_from or "", "to": date_to or "",
             "sort": sort}

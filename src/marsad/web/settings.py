@@ -28,6 +28,7 @@ class WebSettings:
         several worker processes agree; random when there is no token).
     :param timezone: the zone dates are shown in.
     :param public_url: absolute base URL for feeds and shared links (default: the request's own).
+    :param compute_threads: searches run at once per process (`Web.compute`); more wait their turn.
     """
 
     db: str = field(default_factory=resolve_db)
@@ -42,6 +43,7 @@ class WebSettings:
     max_upload_bytes: int = 2 * 1024 * 1024
     cache_entries: int = 4096  # rendered pages and computed results kept per process (0: no caching)
     cache_seconds: float = 60.0
+    compute_threads: int = 1
 
     def __post_init__(self) -> None:
         self.db = str(self.db)
@@ -54,7 +56,8 @@ class WebSettings:
     @classmethod
     def from_env(cls, **overrides) -> "WebSettings":
         """Settings from MARSAD_DB, MARSAD_ADMIN_TOKEN, MARSAD_API_KEY, MARSAD_SECRET, MARSAD_TIMEZONE,
-        MARSAD_PUBLIC_URL and MARSAD_CACHE_ENTRIES; keyword arguments that are not None win."""
+        MARSAD_PUBLIC_URL, MARSAD_CACHE_ENTRIES and MARSAD_COMPUTE_THREADS; keyword arguments that are not
+        None win."""
         env = os.environ
         values = {
             "db": resolve_db(),
@@ -64,6 +67,7 @@ class WebSettings:
             "timezone": env.get("MARSAD_TIMEZONE") or "Asia/Riyadh",
             "public_url": env.get("MARSAD_PUBLIC_URL") or None,
             "cache_entries": _env_int("MARSAD_CACHE_ENTRIES", 4096),
+            "compute_threads": max(1, _env_int("MARSAD_COMPUTE_THREADS", 1)),
         }
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)
@@ -71,7 +75,8 @@ class WebSettings:
     def to_env(self) -> dict[str, str]:
         """The environment that makes `from_env` rebuild these settings (for worker processes)."""
         env = {"MARSAD_DB": self.db, "MARSAD_SECRET": self.secret.hex(),
-               "MARSAD_TIMEZONE": self.timezone, "MARSAD_CACHE_ENTRIES": str(self.cache_entries)}
+               "MARSAD_TIMEZONE": self.timezone, "MARSAD_CACHE_ENTRIES": str(self.cache_entries),
+               "MARSAD_COMPUTE_THREADS": str(self.compute_threads)}
         if self.admin_token:
             env["MARSAD_ADMIN_TOKEN"] = self.admin_token
         if self.api_key:
