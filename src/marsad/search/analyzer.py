@@ -86,7 +86,7 @@ class Analyzer:
         self._terms = _TermCache(self._term)  # normalised token -> term ('' for a stopword)
         self._chunks = _TermCache(self._chunk)  # whitespace-separated raw text -> "term term"
         self._exact = _TermCache(self._exact_token)  # normalised token -> its marked form ('' if the stem says it)
-        self._column_chunks = _TermCache(self._columns)  # raw text -> ("term term", "form form"), for indexing
+        self._exact_chunks = _TermCache(self._exact_chunk)  # raw text -> "form form", for indexing
         self._words = _TermCache(self._word)  # a word of original text -> its terms (for highlighting)
         digest = hashlib.sha1("\n".join(sorted(self._stopwords)).encode("utf-8")).hexdigest()[:8]
         #: Recorded with the index: an index built by another version must be rebuilt.
@@ -155,8 +155,12 @@ class Analyzer:
 
     def _chunk(self, chunk: str) -> str:
         # Normalising per whitespace-separated chunk is exact (no rule looks across
-        # whitespace) and, cached, far cheaper than normalising whole texts.
-        return " ".join(filter(None, map(self._terms.__getitem__, TOKEN.findall(self._normalize(chunk)))))
+        # whitespace) and, cached, far cheaper than normalising whole texts. The chunk's
+        # exact forms are remembered on the way: indexing asks for them next.
+        tokens = TOKEN.findall(self._normalize(chunk))
+        if len(self._exact_chunks) < _CACHE_LIMIT:
+            dict.__setitem__(self._exact_chunks, chunk, " ".join(filter(None, map(self._exact.__getitem__, tokens))))
+        return " ".join(filter(None, map(self._terms.__getitem__, tokens)))
 
     def _exact_token(self, token: str) -> str:
         token = token[:MAX_TERM_CHARS]
@@ -173,10 +177,8 @@ class Analyzer:
                     break
         return EXACT_MARK + form if form != term else ""
 
-    def _columns(self, chunk: str) -> tuple[str, str]:
-        tokens = TOKEN.findall(self._normalize(chunk))
-        return (" ".join(filter(None, map(self._terms.__getitem__, tokens))),
-                " ".join(filter(None, map(self._exact.__getitem__, tokens))))
+    def _exact_chunk(self, chunk: str) -> str:
+        return " ".join(filter(None, map(self._exact.__getitem__, TOKEN.findall(self._normalize(chunk)))))
 
     def _word(self, word: str) -> tuple[str, ...]:
         return tuple(self._terms[t] for t in TOKEN.findall(self._normalize(word)))
@@ -202,13 +204,12 @@ class Analyzer:
         The exact forms are the words as typed (normalised, not stemmed; a و ف ب ك ل glued
         before ال taken off), each marked with EXACT_MARK. A word its stem leaves as it is (or
         a stopword) has none: its stem already says it. An article holding the very form a query
-        word has then ranks above one that only shares its stem. One pass over the text gives both.
+        word has then ranks above one that only shares its stem.
         """
-        pairs = list(map(self._column_chunks.__getitem__, text.split()))
-        if not pairs:
-            return "", ""
-        terms, forms = zip(*pairs)
-        return " ".join(filter(None, terms)), " ".join(filter(None, forms))
+        # Two lookups per word beat one lookup of a pair: unzipping millions of pairs costs more.
+        chunks = text.split()
+        return (" ".join(filter(None, map(self._chunks.__getitem__, chunks))),
+                " ".join(filter(None, map(self._exact_chunks.__getitem__, chunks))))
 
     def exact_form(self, word: str) -> str:
         """The marked exact form of one query word ('' when it is not one word, or its stem is the same)."""
