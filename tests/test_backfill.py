@@ -72,3 +72,4 @@ def test_cli_backfill(shards, tmp_path):
                                    "--state", str(tmp_path / "state")])
     assert out.exit_code == 0, out.output
     assert "3 partition(s)" in out.output
+    assert "stories: " in out.output and " article(s) placed, " in out.output

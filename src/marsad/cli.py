@@ -688,6 +688,8 @@ def backfill_command(ctx: click.Context, inputs: tuple[str, ...], scheduler: str
     click.echo(f"{report.partitions} partition(s), {report.skipped} already done: {report.new} new, "
                f"{report.updated} updated, {report.unchanged} unchanged, "
                f"{report.duplicates} duplicate(s) in {len(report.duplicate_groups)} group(s) in {report.seconds:.1f}s")
+    if report.story_articles:
+        click.echo(f"stories: {report.story_articles} article(s) placed, {report.stories} new")
     for where, reason in report.failed[:20]:
         click.echo(f"  failed: {where}: {reason}", err=True)
     if report.failed:
