@@ -87,6 +87,9 @@ class Analyzer:
         self._chunks = _TermCache(self._chunk)  # whitespace-separated raw text -> "term term"
         self._exact = _TermCache(self._exact_token)  # normalised token -> its marked form ('' if the stem says it)
         self._exact_chunks = _TermCache(self._exact_chunk)  # raw text -> "form form", for indexing
+        # While indexing, a chunk's first analysis also gives its exact forms (asked for next);
+        # other callers (the duplicate and story stages, queries) do not pay for them.
+        self._indexing = False
         self._words = _TermCache(self._word)  # a word of original text -> its terms (for highlighting)
         digest = hashlib.sha1("\n".join(sorted(self._stopwords)).encode("utf-8")).hexdigest()[:8]
         #: Recorded with the index: an index built by another version must be rebuilt.
@@ -158,7 +161,7 @@ class Analyzer:
         # whitespace) and, cached, far cheaper than normalising whole texts. The chunk's
         # exact forms are remembered on the way: indexing asks for them next.
         tokens = TOKEN.findall(self._normalize(chunk))
-        if len(self._exact_chunks) < _CACHE_LIMIT:
+        if self._indexing and len(self._exact_chunks) < _CACHE_LIMIT:
             dict.__setitem__(self._exact_chunks, chunk, " ".join(filter(None, map(self._exact.__getitem__, tokens))))
         return " ".join(filter(None, map(self._terms.__getitem__, tokens)))
 
@@ -208,8 +211,12 @@ class Analyzer:
         """
         # Two lookups per word beat one lookup of a pair: unzipping millions of pairs costs more.
         chunks = text.split()
-        return (" ".join(filter(None, map(self._chunks.__getitem__, chunks))),
-                " ".join(filter(None, map(self._exact_chunks.__getitem__, chunks))))
+        self._indexing = True
+        try:
+            terms = " ".join(filter(None, map(self._chunks.__getitem__, chunks)))
+        finally:
+            self._indexing = False
+        return terms, " ".join(filter(None, map(self._exact_chunks.__getitem__, chunks)))
 
     def exact_form(self, word: str) -> str:
         """The marked exact form of one query word ('' when it is not one word, or its stem is the same)."""
