@@ -92,3 +92,17 @@ def test_demo_ingests_the_bundled_sample(tmp_path):
     assert result.exit_code == 0, result.output
     assert "303 new" in result.stderr
     assert "Latest articles:" in result.stdout
+
+
+def test_demo_rebuilds_a_search_index_left_by_an_older_marsad(tmp_path):
+    import sqlite3
+
+    db = tmp_path / "demo.db"
+    assert run("--db", str(db), "demo", "-q", "--no-serve").exit_code == 0
+    with sqlite3.connect(db) as conn:  # as migration 6 leaves an index built by the analyzer before it
+        conn.execute("UPDATE search_state SET value = 'stale' WHERE key = 'analyzer'")
+    assert "run `marsad reindex`" in run("--db", str(db), "search", "السعودية").output
+    again = run("--db", str(db), "demo", "-q", "--no-serve")
+    assert again.exit_code == 0 and "Rebuilding the search index" in again.stderr
+    found = run("--db", str(db), "search", "السعودية", "--json")
+    assert found.exit_code == 0 and json.loads(found.stdout)["total"] > 0

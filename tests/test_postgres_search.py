@@ -76,13 +76,15 @@ def test_index_follows_updates_and_deletes(store):
 
 
 def test_stale_index_asks_for_reindex(store):
+    assert store.search_index_current()
     with store.atomic() as conn:
         conn.execute("UPDATE search_state SET value = 'stale' WHERE key = 'analyzer'")
+    assert not store.search_index_current()
     with pytest.raises(StoreError, match="marsad reindex"):
         search(store, "حرس")
     store.upsert_articles([Article(title="خبر جديد عن حرس الحدود", paragraphs=["نص"])])  # not indexed while stale
     store.reindex()
-    assert search(store, "حرس").total == 3
+    assert search(store, "حرس").total == 3 and store.search_index_current()
 
 
 def test_both_backends_find_the_same_articles(store, tmp_path):

@@ -872,6 +872,10 @@ def demo(ctx: click.Context, quiet: bool, then_serve: bool, port: int) -> None:
     click.echo(f"Ingesting the bundled sample into {ctx.obj['db']} ...", err=True)
     report = _run_ingest(ctx, sample_inputs(), quiet)
     _summary(report)
+    with _open(ctx) as store:
+        if not store.search_index_current():  # a demo database from an older marsad: small, so rebuild now
+            click.echo("Rebuilding the search index for this version of marsad ...", err=True)
+            store.reindex()
     ctx.invoke(stats)
     with _open(ctx) as store:
         click.echo("\nLatest articles:")

@@ -622,6 +622,14 @@ class PostgresStore(EntityQueries):
 
         return reindex(self, **options)
 
+    def search_index_current(self) -> bool:
+        """Whether the search vectors were computed by this marsad's analyzer (else `reindex` is due)."""
+        from ..search.analyzer import default_analyzer
+        from ..search.postgres import index_state
+
+        with self.connection() as conn:
+            return index_state(conn) in ("", default_analyzer().version)
+
     # -- sources ----------------------------------------------------------------
 
     def upsert_sources(self, sources: Iterable[Source]) -> None:

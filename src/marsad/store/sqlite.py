@@ -457,6 +457,12 @@ class SQLiteStore(entity_store.EntityQueries):
         """Rebuild the full-text search index from the stored articles (see marsad.search.index.reindex)."""
         return search_index.reindex(self, **options)
 
+    def search_index_current(self) -> bool:
+        """Whether the search index was built by this marsad's analyzer (else `reindex` is due)."""
+        from ..search.analyzer import default_analyzer
+
+        return search_index.index_state(self.conn) in ("", default_analyzer().version)
+
     # -- sources ----------------------------------------------------------------
 
     def upsert_sources(self, sources: Iterable[Source]) -> None:
