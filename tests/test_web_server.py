@@ -86,3 +86,18 @@ def test_a_worker_that_cannot_start_stops_the_server(tmp_path):
     finally:
         if process.poll() is None:
             process.kill()
+
+
+def test_a_port_another_server_holds_is_refused(server_db):
+    port = free_port()
+    with socket.socket() as other:  # another server on the port, itself bound with SO_REUSEPORT
+        other.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+        other.bind(("127.0.0.1", port))
+        other.listen()
+        process = serve(server_db, port, 2)
+        try:
+            assert process.wait(timeout=60) != 0
+        finally:
+            if process.poll() is None:
+                process.kill()
+        assert f"cannot listen on 127.0.0.1:{port}" in process.stderr.read().decode()

@@ -77,7 +77,15 @@ def serve_workers(workers: int, options: dict) -> None:
     """
     from ..errors import MarsadError
 
-    sockets = [listening_socket(options["host"], options["port"]) for _ in range(workers)]
+    # SO_REUSEPORT would also share the port with another server already on it (a second
+    # `marsad serve` of the same user), splitting its connections silently: a plain bind first
+    # fails as any server's would.
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in options["host"] else socket.AF_INET) as probe:
+            probe.bind((options["host"], options["port"]))
+        sockets = [listening_socket(options["host"], options["port"]) for _ in range(workers)]
+    except OSError as exc:
+        raise MarsadError(f"cannot listen on {options['host']}:{options['port']}: {exc.strerror or exc}") from exc
     context = multiprocessing.get_context("spawn")
     stop = threading.Event()
 
