@@ -96,6 +96,20 @@ class Analyzer:
         custom = "" if normalizer is None else "-custom"
         self.version = f"{stemmer}-{'stop' if stop else 'nostop'}-{digest}-{_CODE_VERSION}{custom}"
 
+    def index_built_by_me(self, state: str) -> bool:
+        """Whether an index in *state* (its recorded analyzer version, '' while unclaimed) matches this analyzer."""
+        return state in ("", self.version)
+
+    def require_index(self, state: str) -> None:
+        """Raise StoreError unless an index in *state* can be searched with this analyzer."""
+        if not self.index_built_by_me(state):
+            from ..errors import StoreError
+
+            raise StoreError(
+                "the search index is out of date or was built by another analyzer; run `marsad reindex`"
+                if state != "reindexing" else "the search index is being rebuilt; try again when `marsad reindex` ends"
+            )
+
     def alternatives(self, word: str) -> tuple[str, ...]:
         """Index terms a query word should find: its own, and those of its other readings.
 

@@ -20,7 +20,6 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from ..errors import StoreError
 from ..normalize import WORD, fold
 from .analyzer import Analyzer, default_analyzer
 from .fts5 import MIN_PREFIX_CHARS, SQLFilter, _quote, compile_filters, compile_match, compile_near
@@ -269,15 +268,6 @@ def _recent(rows: list[tuple[int, float]], dates: dict[int, datetime | None]) ->
     return sorted(rescored, key=lambda r: -r[1])
 
 
-def _check_index(conn: sqlite3.Connection, analyzer: Analyzer) -> None:
-    state = index_state(conn)
-    if state not in ("", analyzer.version):
-        raise StoreError(
-            "the search index is out of date or was built by another analyzer; run `marsad reindex`"
-            if state != "reindexing" else "the search index is being rebuilt; try again when `marsad reindex` ends"
-        )
-
-
 def search(
     db,
     query: str,
@@ -323,7 +313,7 @@ def search(
     conn: sqlite3.Connection = db.conn
     analyzer = analyzer or default_analyzer()
     parsed = parse_query(query)
-    _check_index(conn, analyzer)
+    analyzer.require_index(index_state(conn))
 
     plan = _compile(parsed, analyzer, conn)
     try:

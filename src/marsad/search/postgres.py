@@ -18,7 +18,6 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
-from ..errors import StoreError
 from ..normalize import fold
 from .analyzer import Analyzer, default_analyzer
 from .fts5 import MIN_PREFIX_CHARS, SQLFilter, _entity_conditions, _source_names
@@ -329,12 +328,7 @@ def search(store, query: str, *, limit: int = 10, offset: int = 0, sort: str = "
     analyzer = analyzer or default_analyzer()
     parsed = parse_query(query)
     with store.connection() as conn:
-        state = index_state(conn)
-        if state not in ("", analyzer.version):
-            raise StoreError(
-                "the search index is out of date or was built by another analyzer; run `marsad reindex`"
-                if state != "reindexing" else "the search index is being rebuilt; try again when `marsad reindex` ends"
-            )
+        analyzer.require_index(index_state(conn))
         plan = _compile(parsed, analyzer, conn)
         total = plan.count(conn)
         was_relaxed = False

@@ -628,7 +628,7 @@ class PostgresStore(EntityQueries):
         from ..search.postgres import index_state
 
         with self.connection() as conn:
-            return index_state(conn) in ("", default_analyzer().version)
+            return default_analyzer().index_built_by_me(index_state(conn))
 
     # -- sources ----------------------------------------------------------------
 

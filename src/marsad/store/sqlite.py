@@ -461,7 +461,7 @@ class SQLiteStore(entity_store.EntityQueries):
         """Whether the search index was built by this marsad's analyzer (else `reindex` is due)."""
         from ..search.analyzer import default_analyzer
 
-        return search_index.index_state(self.conn) in ("", default_analyzer().version)
+        return default_analyzer().index_built_by_me(search_index.index_state(self.conn))
 
     # -- sources ----------------------------------------------------------------
 
