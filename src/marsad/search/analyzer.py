@@ -11,6 +11,7 @@ import hashlib
 from collections.abc import Callable
 from functools import cache
 
+from ..errors import StoreError
 from ..normalize import (
     TOKEN,
     WORD,
@@ -103,8 +104,6 @@ class Analyzer:
     def require_index(self, state: str) -> None:
         """Raise StoreError unless an index in *state* can be searched with this analyzer."""
         if not self.index_built_by_me(state):
-            from ..errors import StoreError
-
             raise StoreError(
                 "the search index is out of date or was built by another analyzer; run `marsad reindex`"
                 if state != "reindexing" else "the search index is being rebuilt; try again when `marsad reindex` ends"
