@@ -13,6 +13,7 @@ from click.testing import CliRunner
 
 from marsad.backfill import backfill, partitions
 from marsad.cli import cli
+from marsad.enrich import model_version
 from marsad.pipeline import ingest
 from marsad.store import open_store
 from marsad.store.sqlite import SQLiteStore
@@ -53,7 +54,7 @@ def test_partitions_are_one_per_shard_with_stable_keys(shards):
 def test_backfill_matches_one_process_ingest_and_resumes(backend, shards, expected_ids, tmp_path, request):
     db = str(tmp_path / "b.db") if backend == "sqlite" else request.getfixturevalue("pg_dsn")
     seen = []
-    report = backfill([str(p) for p in shards], db, workers=2, parquet_dir=str(tmp_path / "parquet"),
+    report = backfill([str(p) for p in shards], db, workers=2, enrich=False, parquet_dir=str(tmp_path / "parquet"),
                       on_progress=lambda done, total: seen.append((done, total)))
     assert report.partitions == 3 and not report.failed
     assert report.new == len(expected_ids) and report.unchanged == 1  # the repeated record
@@ -62,14 +63,18 @@ def test_backfill_matches_one_process_ingest_and_resumes(backend, shards, expect
         assert {a.id for a in store.iter_articles()} == expected_ids
     parquet_rows = sum(pq.read_metadata(p).num_rows for p in (tmp_path / "parquet").glob("part-*.parquet"))
     assert parquet_rows == len(expected_ids) + 1
-    again = backfill([str(p) for p in shards], db, workers=2, parquet_dir=str(tmp_path / "parquet"))
+    again = backfill([str(p) for p in shards], db, workers=2, enrich=False, parquet_dir=str(tmp_path / "parquet"))
     assert again.skipped == 3 and again.seen == 0
 
 
 def test_cli_backfill(shards, tmp_path):
     db = tmp_path / "cli.db"
     out = CliRunner().invoke(cli, ["--db", str(db), "backfill", *map(str, shards), "--workers", "2", "-q",
-                                   "--state", str(tmp_path / "state")])
+                                   "--state", str(tmp_path / "state"), "--no-entities"])
     assert out.exit_code == 0, out.output
     assert "3 partition(s)" in out.output
     assert "stories: " in out.output and " article(s) placed, " in out.output
+    assert "entities: " not in out.output  # --no-entities: nothing tagged, all left to `marsad enrich`
+    with SQLiteStore(db) as store:
+        assert len(store.pending_enrichment(model_version())) == store.count_articles() == 150
+        assert not store.list_entities()

@@ -84,7 +84,7 @@ def planted(tmp_path_factory) -> tuple[list[Path], list[tuple[str, str]]]:
 def test_copies_in_different_partitions_are_found(planted, backend, tmp_path, request):
     shards, plants = planted
     db = str(tmp_path / "b.db") if backend == "sqlite" else request.getfixturevalue("pg_dsn")
-    report = backfill([str(p) for p in shards], db, workers=2, parquet_dir=str(tmp_path / "out"))
+    report = backfill([str(p) for p in shards], db, workers=2, enrich=False, parquet_dir=str(tmp_path / "out"))
     assert report.partitions == 3 and not report.failed
     with open_store(db) as store:
         by_url = {a.url: a.id for a in store.iter_articles()}
@@ -115,14 +115,14 @@ def test_backfill_gives_the_same_articles_and_groups_as_one_process_ingest(share
     assert len(expected_groups) >= 6  # the planted copies, and the corpus' own
 
     sqlite_db = str(tmp_path / "backfill.db")
-    report = backfill(paths, sqlite_db, workers=2, state_dir=str(tmp_path / "state-sqlite"))
+    report = backfill(paths, sqlite_db, workers=2, enrich=False, state_dir=str(tmp_path / "state-sqlite"))
     assert not report.failed and report.new == len(expected_ids)
     with SQLiteStore(sqlite_db) as store:
         assert [a.id for a in store.iter_articles()] == expected_ids  # the same articles, in the same order
     assert {frozenset(g) for g in report.duplicate_groups} == expected_groups
     assert _stored_groups(sqlite_db) == expected_groups  # the story stage ending the backfill agrees
 
-    report = backfill(paths, pg_dsn, workers=2, state_dir=str(tmp_path / "state-pg"))
+    report = backfill(paths, pg_dsn, workers=2, enrich=False, state_dir=str(tmp_path / "state-pg"))
     assert not report.failed and report.new == len(expected_ids)
     with open_store(pg_dsn) as store:
         assert [a.id for a in store.iter_articles()] == expected_ids  # pks reserved in input order
@@ -136,12 +136,12 @@ def test_failed_partitions_are_retried_and_a_rerun_skips_what_is_done(planted, t
     failures.mkdir()
     monkeypatch.setenv(FAIL_ONCE_ENV, str(failures))  # every partition's first attempt raises
     db = str(tmp_path / "retry.db")
-    report = backfill([str(p) for p in shards], db, workers=2, state_dir=str(tmp_path / "state"))
+    report = backfill([str(p) for p in shards], db, workers=2, enrich=False, state_dir=str(tmp_path / "state"))
     assert not report.failed and report.partitions == 3
     assert len(list(failures.iterdir())) == 3  # each failed once, and its retry succeeded
     with open_store(db) as store:
         assert store.count_articles() == report.new
-    again = backfill([str(p) for p in shards], db, workers=2, state_dir=str(tmp_path / "state"))
+    again = backfill([str(p) for p in shards], db, workers=2, enrich=False, state_dir=str(tmp_path / "state"))
     assert again.skipped == 3 and again.seen == 0
     assert again.duplicate_groups == report.duplicate_groups
 
@@ -150,7 +150,7 @@ def test_a_partition_that_keeps_failing_is_reported_and_the_rest_stored(planted,
     shards, _ = planted
     broken = tmp_path / "broken.jsonl.gz"
     broken.write_bytes(b"not gzip at all")
-    report = backfill([str(shards[0]), str(broken)], str(tmp_path / "partial.db"), workers=2,
+    report = backfill([str(shards[0]), str(broken)], str(tmp_path / "partial.db"), workers=2, enrich=False,
                       state_dir=str(tmp_path / "state"), retries=1)
     assert report.partitions == 2 and report.failed
     assert report.new == 100
@@ -184,7 +184,7 @@ def test_warc_input(tmp_path):
     found, missing = partitions([str(warc)])
     assert len(found) == 1 and not missing
     db = str(tmp_path / "warc.db")
-    report = backfill([str(warc)], db, workers=2, state_dir=str(tmp_path / "state"))
+    report = backfill([str(warc)], db, workers=2, enrich=False, state_dir=str(tmp_path / "state"))
     assert report.new == 3 and not report.failed
     with open_store(db) as store:
         titles = {a.url: a.title for a in store.iter_articles()}
@@ -213,7 +213,8 @@ def test_one_large_file_split_into_partitions(planted, tmp_path):
         expected = [a.id for a in store.iter_articles()]
     expected_groups = _stored_groups(one)
     db = str(tmp_path / "split.db")
-    report = backfill([str(whole)], db, workers=2, records_per_partition=60, state_dir=str(tmp_path / "state"))
+    report = backfill([str(whole)], db, workers=2, enrich=False, records_per_partition=60,
+                      state_dir=str(tmp_path / "state"))
     assert report.partitions == 6 and not report.failed and report.new == len(expected)
     with SQLiteStore(db) as store:
         assert [a.id for a in store.iter_articles()] == expected

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import pickle
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -10,8 +11,9 @@ import pytest
 from click.testing import CliRunner
 
 from marsad.cli import cli
-from marsad.enrich import (articles_for_entity, enrich_article, enrich_store, entities_for_article, entity_detail,
-                           find_entities, list_entities, model_version)
+from marsad.enrich import (articles_for_entity, enrich_article, enrich_store, enrichment_from_mentions,
+                           entities_for_article, entity_detail, find_entities, list_entities, model_version,
+                           tag_article)
 from marsad.enrich.entities import name_key
 from marsad.models import Article
 from marsad.pipeline import ingest
@@ -87,6 +89,18 @@ def test_seed_tags_link_to_places_and_untagged_articles_get_suggestions():
     suggested = enrich_article(Article(title=second.title, paragraphs=second.paragraphs)).auto_tags
     assert "الولايات المتحدة" in suggested and len(suggested) >= 3
     assert not any(tag.startswith(("وال", "لل")) for tag in suggested)  # clitics come off
+
+
+def test_tagging_then_linking_is_enrich_article_and_what_passes_between_them_is_small():
+    # A backfill tags on its workers and links in the client: both halves must give enrich_article's result.
+    first, second = _seed_articles()
+    tagged_first = Article(title=first.title, paragraphs=first.paragraphs, tags=["النيجر", "الولايات المتحدة"])
+    for article in (tagged_first, Article(title=second.title, paragraphs=second.paragraphs)):
+        tagged = tag_article(article)
+        assert pickle.loads(pickle.dumps(tagged)) == tagged
+        assert enrichment_from_mentions(tagged) == enrich_article(article)
+        assert tagged.mentions and article.text not in repr(tagged)  # the text itself stays behind
+    assert tag_article(tagged_first).phrases == ()  # publisher tags: no key phrases needed
 
 
 def _article(title: str, text: str, source: str, day: int, tags=()) -> Article:

@@ -22,11 +22,15 @@ In order:
    client stores the partitions in input order; either way pks follow the input as in `marsad ingest`;
    with `parquet_dir` the groups are also written to ``duplicates.parquet``;
 6. mark each stored partition done and report progress;
-7. the duplicate and story stage (marsad.stories, sequential by nature) runs once in the client over
+7. enrichment, tagging part: the stored articles that need it (`pending_enrichment`: new, changed, or
+   left by an interrupted run) are tagged on the workers, one task per partition, each id once (NER and
+   key phrases, the expensive part, which depends on the article alone); small records come back;
+8. the duplicate and story stage (marsad.stories, sequential by nature) runs once in the client over
    the new articles, in pk order and in the slices `marsad ingest` would have run it on, so the
-   duplicate groups and stories stored are those of a one-process ingest.
-
-Enrichment on the workers is not here yet (see docs/scaling.md).
+   duplicate groups and stories stored are those of a one-process ingest;
+9. enrichment, linking part: in the client, in ingest's batches and order, each batch linked against
+   the aliases earlier batches stored, then saved at once (`marsad.enrich.save_tagged`), so the
+   mentions, entities and tags stored are those of a one-process ingest.
 """
 
 from __future__ import annotations
@@ -95,6 +99,7 @@ class BackfillReport:
     duplicate_groups: list[list[str]] = field(default_factory=list)  # article ids, first stored first
     story_articles: int = 0  # articles the duplicate and story stage processed
     stories: int = 0  # stories it added (started, less those merged into another)
+    enriched: int = 0  # articles whose entities, places and tags were found and saved
     seconds: float = 0.0
 
     @property
@@ -371,34 +376,48 @@ def _summary(result: PartitionResult) -> tuple[list[str], list[int]]:
 # -- the story stage --------------------------------------------------------------------------------
 
 
-def ingest_batches(summaries: list[tuple[list[str], list[int]]], new_ids: set[str],
-                   batch_size: int | None = None) -> list[int]:
-    """How many articles each batch of `marsad ingest` over the same inputs would store anew.
+def ingest_batch_ids(summaries: list[tuple[list[str], list[int]]], batch_size: int | None = None
+                     ) -> list[list[str]]:
+    """The article ids of each batch `marsad ingest` over the same inputs would store, in input order
+    (an id repeated in the input is listed at each place).
 
-    *summaries*: (article ids, articles per item) of each partition, in input order; *new_ids*: the ids
-    this run stored anew. Ingest batches items (never splitting one) until a batch holds *batch_size*
-    articles, and runs the story stage after each on the batch's new articles; the stage evicts
-    stories at the end of each run, so it is run on the same slices here.
+    *summaries*: (article ids, articles per item) of each partition, in input order. Ingest batches
+    items (never splitting one) until a batch holds *batch_size* (`marsad.pipeline.BATCH_SIZE`) articles.
     """
     from .pipeline import BATCH_SIZE
 
     limit = batch_size or BATCH_SIZE
-    counts: list[int] = []
-    size = fresh = 0
-    counted: set[str] = set()
+    batches: list[list[str]] = []
+    batch: list[str] = []
     for ids, items in summaries:
         position = 0
         for n in items:
-            for article_id in ids[position : position + n]:
-                if article_id in new_ids and article_id not in counted:  # new at its first appearance only
-                    counted.add(article_id)
-                    fresh += 1
+            batch += ids[position : position + n]
             position += n
-            size += n
-            if size >= limit:
-                counts.append(fresh)
-                size = fresh = 0
-    if size:
+            if len(batch) >= limit:
+                batches.append(batch)
+                batch = []
+    if batch:
+        batches.append(batch)
+    return batches
+
+
+def ingest_batches(summaries: list[tuple[list[str], list[int]]], new_ids: set[str],
+                   batch_size: int | None = None) -> list[int]:
+    """How many articles each batch of `marsad ingest` over the same inputs would store anew.
+
+    *summaries*: as for `ingest_batch_ids`; *new_ids*: the ids this run stored anew. Ingest runs the
+    story stage after each batch on the batch's new articles, and the stage evicts stories at the end
+    of each run, so it is run on the same slices here.
+    """
+    counts: list[int] = []
+    counted: set[str] = set()
+    for batch in ingest_batch_ids(summaries, batch_size):
+        fresh = 0
+        for article_id in batch:
+            if article_id in new_ids and article_id not in counted:  # new at its first appearance only
+                counted.add(article_id)
+                fresh += 1
         counts.append(fresh)
     return counts
 
@@ -414,6 +433,56 @@ def run_story_stage(store, batches: list[int]) -> tuple[int, int]:
         articles += done.articles
         stories += done.new_stories - done.merges
     return articles, stories
+
+
+# -- enrichment: tagging on the workers, linking in the client ---------------------------------------
+
+
+def enrichment_plan(summaries: list[tuple[list[str], list[int]]], pending: set[str],
+                    batch_size: int | None = None) -> tuple[dict[int, list[int]], list[list[str]]]:
+    """Where to tag the *pending* articles (ids needing enrichment), and the slices to link them in.
+
+    Returns (index of a partition in *summaries* -> positions of the articles to tag there: each pending
+    id at its first appearance only, so each is tagged once) and the ids to link and save, slice after
+    slice: those of each `ingest_batch_ids` batch, in input order, each id in the batch of its first
+    appearance (where ingest stores it anew or changed, and enriches it). A repeat inside that batch
+    stays in the slice, as ingest enriches every copy in the batch.
+    """
+    where: dict[int, list[int]] = {}
+    seen: set[str] = set()
+    for index, (ids, _items) in enumerate(summaries):
+        for position, article_id in enumerate(ids):
+            if article_id in pending and article_id not in seen:
+                seen.add(article_id)
+                where.setdefault(index, []).append(position)
+    first_batch: dict[str, int] = {}
+    slices = [[x for x in batch if x in pending and first_batch.setdefault(x, b) == b]
+              for b, batch in enumerate(ingest_batch_ids(summaries, batch_size))]
+    return where, slices
+
+
+def tag_partition(result: PartitionResult, positions: list[int]) -> list:
+    """Tag the articles at *positions* of a parsed partition (a Dask task): NER and key phrases, the
+    expensive part of enrichment, which depends on the article alone. Only the small
+    `marsad.enrich.TaggedArticle` records go back to the client, not the texts."""
+    from .enrich import tag_article
+
+    return [tag_article(result.articles[p]) for p in positions]
+
+
+def save_enrichment_slices(store, slices: list[list[str]], tagged: dict) -> int:
+    """Link the tagged articles and save them, one `save_tagged` per slice (`enrichment_plan`), in order;
+    returns how many were saved. Linking reads the aliases stored by earlier slices, so this runs in
+    the client in ingest's batches and order, which gives the entities a one-process ingest stores.
+    Ids missing from *tagged* (their tagging failed) are left for a re-run or `marsad enrich`."""
+    from .enrich import save_tagged
+
+    saved = 0
+    for ids in slices:
+        batch = [tagged[x] for x in ids if x in tagged]
+        if batch:
+            saved += save_tagged(store, batch)
+    return saved
 
 
 def _bucket(result: PartitionResult, b: int):
@@ -512,6 +581,50 @@ def _write_groups_parquet(path: Path, rows: list[tuple[str, str, str | None, str
     os.replace(partial, path)
 
 
+def _decide_duplicates(client, parsed: list, ok: list[int], *, buckets: int, workers: int, start: float
+                       ) -> tuple[list[tuple], dict[int, str]]:
+    """Near duplicates across the parsed partitions *ok* (steps 4 and 5 of the module's docstring):
+    (ord, group ord, kind, match ord, score) rows, and the article id of every ord they name."""
+    # The shuffle: bucket b of every partition goes to one linking task.
+    links = [client.submit(link_bucket, *[client.submit(_bucket, parsed[i], b, pure=False) for i in ok],
+                           key=f"marsad-links-{b}", pure=False)
+             for b in range(buckets)]
+    components = _components(client.gather(links))
+    # Candidate sets in batches, each sent to a worker with the partitions it reads.
+    batches: list[list[list[int]]] = []
+    size, limit = 0, max(64, sum(map(len, components)) // max(1, 4 * workers) + 1)
+    for members in components:
+        if not batches or size >= limit:
+            batches.append([])
+            size = 0
+        batches[-1].append(members)
+        size += len(members)
+    decided = []
+    for batch in batches:
+        needed = sorted({o >> 32 for members in batch for o in members})
+        decided.append(client.submit(decide_components, batch, start, *[parsed[i] for i in needed], pure=False))
+    rows = [row for part in client.gather(decided) for row in part]
+    ids = {}
+    wanted = {o for row in rows for o in (row[0], row[1], row[3]) if o is not None}
+    by_partition: dict[int, list[int]] = {}
+    for o in wanted:
+        by_partition.setdefault(o >> 32, []).append(o)
+    for i, ords in by_partition.items():
+        names = client.submit(_ids_at, parsed[i], [o & 0xFFFFFFFF for o in ords], pure=False).result()
+        ids.update({o: name for o, name in zip(ords, names)})
+    return rows, ids
+
+
+def _named_groups(rows: list[tuple], ids: dict[int, str]) -> tuple[list[list[str]], list[tuple]]:
+    """The duplicate groups as article ids (first stored first), and the rows by id for ``duplicates.parquet``."""
+    named = sorted(((ids[o], ids[g], kind, ids.get(m) if m is not None else None, score, o, g)
+                    for o, g, kind, m, score in rows), key=lambda r: r[5])
+    groups: dict[int, list[str]] = {}
+    for article_id, _, _, _, _, o, g in named:
+        groups.setdefault(g, []).append(article_id)
+    return [groups[g] for g in sorted(groups)], [r[:5] for r in named]
+
+
 # -- the run ----------------------------------------------------------------------------------------
 
 
@@ -536,6 +649,7 @@ def backfill(
     records_per_partition: int | None = None,
     retries: int = RETRIES,
     buckets: int = BUCKETS,
+    enrich: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BackfillReport:
     """Ingest *inputs* into the store *db* (a path or URL) in parallel partitions on Dask, with
@@ -546,6 +660,8 @@ def backfill(
         ``duplicates.parquet``.
     :param state_dir: where finished partitions are marked (default: PARQUET_DIR/_done, else .marsad-backfill/).
     :param records_per_partition: cut JSONL files holding more records into partitions of this many.
+    :param enrich: find entity mentions, entities, places and auto tags (tagging on the workers, linking
+        in the client), as `marsad ingest` does; False leaves them to `marsad enrich`.
     :param on_progress: called as (partitions stored, partitions to store).
     """
     import time
@@ -555,6 +671,7 @@ def backfill(
     except ImportError as exc:
         raise MarsadError(f"marsad backfill needs Dask ({exc}); run: pip install 'marsad[dask]'") from exc
 
+    from .enrich import model_version
     from .pipeline import store_articles
     from .store import open_store, resolve_db
 
@@ -573,19 +690,31 @@ def backfill(
         Path(parquet_dir).mkdir(parents=True, exist_ok=True)
     pending = {p.key for p in todo if not (done_dir / p.key).exists()}
     report.skipped = len(todo) - len(pending)
-    # Duplicates are decided over every partition, so the groups are marked done for the whole set.
-    groups_mark = done_dir / ("groups-" + hashlib.sha1("".join(p.key for p in todo).encode()).hexdigest()[:20])
-    if not pending and groups_mark.exists():
+    # Duplicates are decided over every partition, so the groups are marked done for the whole set, and so
+    # is enrichment (its mark names the model, as a new one redoes it). Each mark is written once its stage
+    # ends without failures: a re-run redoes only what is not marked (all partitions are parsed again for it).
+    digest = hashlib.sha1("".join(p.key for p in todo).encode()).hexdigest()[:20]
+    groups_mark, enrich_mark = done_dir / f"groups-{digest}", done_dir / f"enriched-{digest}"
+    groups_done = not pending and groups_mark.exists()
+    if groups_done:
         report.duplicate_groups = json.loads(groups_mark.read_text(encoding="utf-8"))
-        return report
+        enriched = enrich_mark.exists() and enrich_mark.read_text(encoding="utf-8").strip() == model_version()
+        if enriched or not enrich:
+            return report
     if not todo:
         return report
     # The store is opened (and migrated) once here, before workers race to open it.
     with open_store(db) as store:
         store.runs_story_stage = False  # run once at the end, not per stored batch
         known = {s.name for s in store.list_sources()}
-        summaries: list[tuple[list[str], list[int]]] = []
+        summaries: dict[int, tuple[list[str], list[int]]] = {}  # partition -> (article ids, articles per item)
         new_ids: set[str] = set()
+        rows: list[tuple] = []  # duplicate decisions (`_decide_duplicates`) and the ids they name
+        ids: dict[int, str] = {}
+        tagging: dict[int, object] = {}  # partition -> its tagging task
+        slices: list[list[str]] = []  # the ids to link and save, in ingest's batches (`enrichment_plan`)
+        tagged: dict = {}  # article id -> TaggedArticle
+        tag_failed: list[tuple[str, str]] = []
         # silence_logs: a local cluster's shutdown races worker heartbeats and logs harmless errors
         cluster = None if scheduler else LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
                                                       dashboard_address=None, silence_logs=logging.CRITICAL)
@@ -606,7 +735,7 @@ def backfill(
                         else:
                             result: PartitionResult = parsed[i].result()
                             article_ids, items = _summary(result)
-                        summaries.append((article_ids, items))
+                        summaries[i] = (article_ids, items)
                         if partition.key not in pending:
                             continue
                         if shared_writer:  # each worker writes its own partitions, under pks reserved here
@@ -648,49 +777,42 @@ def backfill(
                         on_progress(done, len(pending))
                 ok = [i for i in range(len(todo)) if i not in failed]
 
-                # The shuffle: bucket b of every partition goes to one linking task.
-                links = [client.submit(link_bucket, *[client.submit(_bucket, parsed[i], b, pure=False) for i in ok],
-                                       key=f"marsad-links-{b}", pure=False)
-                         for b in range(buckets)]
-                components = _components(client.gather(links))
-                # Candidate sets in batches, each sent to a worker with the partitions it reads.
-                batches: list[list[list[int]]] = []
-                size, limit = 0, max(64, sum(map(len, components)) // max(1, 4 * workers) + 1)
-                for members in components:
-                    if not batches or size >= limit:
-                        batches.append([])
-                        size = 0
-                    batches[-1].append(members)
-                    size += len(members)
-                decided = []
-                for batch in batches:
-                    needed = sorted({o >> 32 for members in batch for o in members})
-                    decided.append(client.submit(decide_components, batch, start_ts, *[parsed[i] for i in needed],
-                                                 pure=False))
-                rows = [row for part in client.gather(decided) for row in part]
-                ids = {}
-                wanted = {o for row in rows for o in (row[0], row[1], row[3]) if o is not None}
-                by_partition: dict[int, list[int]] = {}
-                for o in wanted:
-                    by_partition.setdefault(o >> 32, []).append(o)
-                for i, ords in by_partition.items():
-                    names = client.submit(_ids_at, parsed[i], [o & 0xFFFFFFFF for o in ords], pure=False).result()
-                    ids.update({o: name for o, name in zip(ords, names)})
+                if enrich:
+                    # What needs enrichment is known once everything is stored: this run's new and changed
+                    # articles, and those an interrupted run left. Tagging goes out before the shuffle, so
+                    # the workers start on the expensive part; linking waits for the client (below).
+                    to_tag, slices = enrichment_plan(list(summaries.values()),
+                                                     set(store.pending_enrichment(model_version())))
+                    order = list(summaries)  # enrichment_plan numbers the summaries; these are their partitions
+                    for k, positions in to_tag.items():
+                        i = order[k]
+                        tagging[i] = client.submit(tag_partition, parsed[i], positions, retries=retries,
+                                                   key=f"marsad-tag-{todo[i].key}-{i}", pure=False)
+                if not groups_done:
+                    rows, ids = _decide_duplicates(client, parsed, ok, buckets=buckets, workers=workers,
+                                                   start=start_ts)
+                for i, future in tagging.items():  # before the cluster closes: the articles are on the workers
+                    try:
+                        tagged.update((t.article_id, t) for t in future.result())
+                    except Exception as exc:  # noqa: BLE001 - its articles stay pending for a re-run
+                        tag_failed.append((",".join(todo[i].paths)[:200], f"tagging: {type(exc).__name__}: {exc}"))
         finally:
             if cluster is not None:
                 cluster.close()  # before the story stage: the workers hold every parsed partition
-        report.story_articles, report.stories = run_story_stage(store, ingest_batches(summaries, new_ids))
-    named = sorted(((ids[o], ids[g], kind, ids.get(m) if m is not None else None, score, o, g)
-                    for o, g, kind, m, score in rows), key=lambda r: r[5])
-    groups: dict[int, list[str]] = {}
-    for article_id, _, _, _, _, o, g in named:
-        groups.setdefault(g, []).append(article_id)
-    report.duplicate_groups = [groups[g] for g in sorted(groups)]
-    plain = [r[:5] for r in named]
-    if parquet_dir:
-        _write_groups_parquet(Path(parquet_dir) / "duplicates.parquet", plain)
-    if not [f for f in report.failed if f not in missing]:
-        groups_mark.write_text(json.dumps(report.duplicate_groups, ensure_ascii=False), encoding="utf-8")
+        stored_ok = not [f for f in report.failed if f not in missing]
+        if not groups_done:
+            report.duplicate_groups, plain = _named_groups(rows, ids)
+            if parquet_dir:
+                _write_groups_parquet(Path(parquet_dir) / "duplicates.parquet", plain)
+        report.story_articles, report.stories = run_story_stage(
+            store, ingest_batches(list(summaries.values()), new_ids))
+        if stored_ok and not groups_done:
+            groups_mark.write_text(json.dumps(report.duplicate_groups, ensure_ascii=False), encoding="utf-8")
+        # Linking after the story stage, as ingest enriches a batch after its stage: the two share no table.
+        report.enriched = save_enrichment_slices(store, slices, tagged)
+    report.failed.extend(tag_failed)
+    if enrich and stored_ok and not tag_failed:
+        enrich_mark.write_text(model_version() + "\n", encoding="utf-8")
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 

@@ -664,11 +664,13 @@ def serve(ctx: click.Context, host: str, port: int, workers: int, admin_token: s
               help="Folder marking finished partitions (default: PARQUET/_done, else .marsad-backfill/).")
 @click.option("--split", "records_per_partition", type=click.IntRange(1), default=None, metavar="N",
               help="Cut JSONL files of more than N records into partitions of N (one large dump spreads out).")
+@click.option("--entities/--no-entities", default=True, show_default=True,
+              help="Tag people, places and organisations (on the workers; `marsad enrich` does it later).")
 @click.option("-q", "--quiet", is_flag=True, help="No progress lines.")
 @click.pass_context
 def backfill_command(ctx: click.Context, inputs: tuple[str, ...], scheduler: str | None, workers: int,
                      parquet_dir: str | None, state_dir: str | None, records_per_partition: int | None,
-                     quiet: bool) -> None:
+                     entities: bool, quiet: bool) -> None:
     """Ingest large archives (sharded JSONL(.gz), folders of pages, WARC files) in parallel partitions on Dask,
     finding near duplicates across partitions."""
     from .backfill import backfill
@@ -680,7 +682,7 @@ def backfill_command(ctx: click.Context, inputs: tuple[str, ...], scheduler: str
     try:
         report = backfill(list(inputs), ctx.obj["db"], scheduler=scheduler, workers=workers,
                           parquet_dir=parquet_dir, state_dir=state_dir, on_progress=progress,
-                          records_per_partition=records_per_partition)
+                          records_per_partition=records_per_partition, enrich=entities)
     except MarsadError as exc:
         raise click.ClickException(str(exc)) from exc
     if not quiet:
@@ -690,6 +692,8 @@ def backfill_command(ctx: click.Context, inputs: tuple[str, ...], scheduler: str
                f"{report.duplicates} duplicate(s) in {len(report.duplicate_groups)} group(s) in {report.seconds:.1f}s")
     if report.story_articles:
         click.echo(f"stories: {report.story_articles} article(s) placed, {report.stories} new")
+    if report.enriched:
+        click.echo(f"entities: {report.enriched} article(s) enriched")
     for where, reason in report.failed[:20]:
         click.echo(f"  failed: {where}: {reason}", err=True)
     if report.failed:

@@ -46,6 +46,7 @@ PK_COLUMNS = {
     "story_links": ("story_a", "story_b"),
 }
 STAGE_TABLES = ("dedup_articles", "stories", "story_articles", "story_merges", "story_links", "story_state")
+ENRICH_TABLES = ("entities", "entity_aliases", "tag_entities", "mentions", "enrichments")
 UNORDERED_PAIRS = {"story_links": ("story_a", "story_b")}  # kept as (smaller, larger)
 MARK_KEY = ("story_state", "mark")  # the story stage's high-water mark: the last article pk it processed
 _IDENTITY_TABLES = {"entities": "id", "story_merges": "pk"}  # kept as they are; PostgreSQL's sequence moves past
@@ -255,6 +256,28 @@ def stage_rows(store, *, skip: tuple[str, ...] = ()) -> dict[str, Counter]:
     equal for two databases whose stage decided the same, whatever their pks."""
     keys = ArticleKeys(store)
     return {table: Counter(rows_by_id(store, table, skip=skip, keys=keys)) for table in STAGE_TABLES}
+
+
+def enrichment_rows(store, *, skip: tuple[str, ...] = ("enriched_at",)) -> dict[str, Counter]:
+    """The enrichment tables (`ENRICH_TABLES`), each as a multiset of `rows_by_id` rows with every entity
+    id read as "TYPE:key": equal for two databases that enriched the same articles alike, whatever their
+    article pks and entity ids. *skip* leaves columns out (by default `enriched_at`, a wall-clock time)."""
+    names = {}
+    for rows in _read(store, "entities", ["id", "type", "key"]):
+        names.update((entity_id, f"{kind}:{key}") for entity_id, kind, key in rows)
+    keys = ArticleKeys(store)
+    out = {}
+    for table in ENRICH_TABLES:
+        columns = [c for c in _columns(store, table) if c not in skip]
+        at = [n for n, c in enumerate(columns) if c == "entity_id" or (table == "entities" and c == "id")]
+        rows = Counter()
+        for row in rows_by_id(store, table, skip=skip, keys=keys):
+            row = list(row)
+            for n in at:
+                row[n] = names.get(row[n], row[n])
+            rows[tuple(row)] += 1
+        out[table] = rows
+    return out
 
 
 def _table_checksum(store, table: str, columns: list[str], keys: ArticleKeys) -> _Checksum:

@@ -5,9 +5,10 @@
     places     LOC entities resolved to countries and cities (marsad.enrich.places)
     tags       tags suggested, or publisher tags linked to entities (marsad.enrich.autotags)
 
-`enrich_article` is pure (an Article in, an Enrichment out); `enrich_articles` and
-`enrich_store` write to a store; the read functions below are what the CLI, the search
-module and the reader call.
+`enrich_article` is pure (an Article in, an Enrichment out): `tag_article` (NER and key
+phrases, the article alone) then `enrichment_from_mentions` (entities, against the aliases a
+store has learnt); `enrich_articles`, `save_tagged` and `enrich_store` write to a store;
+the read functions below are what the CLI, the search module and the reader call.
 """
 
 from __future__ import annotations
@@ -18,12 +19,13 @@ from dataclasses import dataclass
 from functools import cache
 
 from ..models import Article
-from .records import EntityDetail, EntityMention, EntityRef, EntitySummary, Enrichment, StoredMention
+from .records import EntityDetail, EntityMention, EntityRef, EntitySummary, Enrichment, StoredMention, TaggedArticle
 
 __all__ = [
     "ArticleEntities", "EntityDetail", "EntityMention", "EntityRef", "EntitySummary", "Enrichment",
-    "StoredMention", "articles_for_entity", "enrich_article", "enrich_articles", "enrich_store",
-    "entities_for_article", "entity_detail", "find_entities", "list_entities", "model_version",
+    "StoredMention", "TaggedArticle", "articles_for_entity", "enrich_article", "enrich_articles", "enrich_store",
+    "enrichment_from_mentions", "entities_for_article", "entity_detail", "find_entities", "list_entities",
+    "model_version", "save_tagged", "tag_article",
 ]
 
 
@@ -40,31 +42,57 @@ def model_version() -> str:
     return "ner-" + digest.hexdigest()[:10]
 
 
-def enrich_article(article: Article, *, lookup_aliases: Callable | None = None) -> Enrichment:
-    """Mentions, canonical entities, places and tags of one article (nothing is stored).
-
-    *lookup_aliases* (a store's `known_entity_aliases`) lets a lone surname join the full name
-    that earlier articles paired it with.
-    """
-    from .autotags import link_tags, suggest_tags
-    from .entities import link_mentions
+def tag_article(article: Article) -> TaggedArticle:
+    """The store-independent part of enrichment: NER mentions of the title and text (the expensive
+    part) and, for an article without publisher tags, its key phrases. Pure and picklable, so a
+    backfill runs it on its workers; `enrichment_from_mentions` finishes the job."""
+    from .autotags import key_phrases
     from .ner import default_tagger
 
     tagger = default_tagger()
     raw = [("title", m.start, m.end, m.text, m.type) for m in tagger.mentions(article.title)]
     raw += [("text", m.start, m.end, m.text, m.type) for m in tagger.mentions(article.text)]
-    mentions, learnt = link_mentions(raw, lookup_aliases=lookup_aliases)
-    enrichment = Enrichment(article.id, article.content_hash, model_version(), mentions, aliases=learnt)
-    if article.tags:
-        enrichment.tag_entities = link_tags(article.tags, mentions)
+    # Auto tags are suggested only without publisher tags; their key phrases ignore the entities.
+    phrases = () if article.tags else tuple(key_phrases(article.title + "\n" + article.text))
+    return TaggedArticle(article.id, article.content_hash, tuple(raw), tuple(article.tags), phrases)
+
+
+def enrichment_from_mentions(tagged: TaggedArticle, *, lookup_aliases: Callable | None = None) -> Enrichment:
+    """Canonical entities, places and tags of a tagged article (nothing is stored).
+
+    *lookup_aliases* (a store's `known_entity_aliases`) lets a lone surname join the full name
+    that earlier articles paired it with; so this step depends on what is stored already.
+    """
+    from .autotags import choose_tags, link_tags
+    from .entities import link_mentions
+
+    mentions, learnt = link_mentions(tagged.mentions, lookup_aliases=lookup_aliases)
+    enrichment = Enrichment(tagged.article_id, tagged.content_hash, model_version(), mentions, aliases=learnt)
+    if tagged.tags:
+        enrichment.tag_entities = link_tags(tagged.tags, mentions)
     else:
-        enrichment.auto_tags = suggest_tags(article.title, article.text, mentions)
+        enrichment.auto_tags = choose_tags(mentions, tagged.phrases)
     return enrichment
+
+
+def enrich_article(article: Article, *, lookup_aliases: Callable | None = None) -> Enrichment:
+    """Mentions, canonical entities, places and tags of one article (nothing is stored):
+    `tag_article`, then `enrichment_from_mentions`."""
+    return enrichment_from_mentions(tag_article(article), lookup_aliases=lookup_aliases)
 
 
 def enrich_articles(store, articles: Iterable[Article]) -> int:
     """Enrich articles already in *store* and save the results; returns how many were saved."""
-    results = [enrich_article(article, lookup_aliases=store.known_entity_aliases) for article in articles]
+    return save_tagged(store, [tag_article(article) for article in articles])
+
+
+def save_tagged(store, tagged: Iterable[TaggedArticle]) -> int:
+    """Link tagged articles against *store* and save them in one go; returns how many were saved.
+
+    Every article is linked before any is saved, so aliases learnt by one article of the batch
+    are not seen by the others (what `marsad ingest` does per batch, and a backfill reproduces).
+    """
+    results = [enrichment_from_mentions(t, lookup_aliases=store.known_entity_aliases) for t in tagged]
     return store.save_enrichments(results)
 
 

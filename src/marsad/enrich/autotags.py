@@ -112,6 +112,12 @@ def suggest_tags(title: str, text: str, mentions: Sequence[EntityMention], *, li
 
     An entity qualifies when it is named in the title or at least twice in the text.
     """
+    return choose_tags(mentions, key_phrases(title + "\n" + text), limit=limit)
+
+
+def choose_tags(mentions: Sequence[EntityMention], phrases: Sequence[str], *, limit: int = MAX_TAGS) -> list[str]:
+    """`suggest_tags` with the article's key phrases already found (they do not depend on the mentions'
+    entities, so a backfill finds them on its workers and links entities in the client)."""
     counts: Counter[tuple[str, str]] = Counter()
     names: dict[tuple[str, str], str] = {}
     in_title: set[tuple[str, str]] = set()
@@ -124,7 +130,7 @@ def suggest_tags(title: str, text: str, mentions: Sequence[EntityMention], *, li
     ranked = sorted(counts, key=lambda i: (i not in in_title, -counts[i]))
     tags = [names[i] for i in ranked if i in in_title or counts[i] >= 2][:limit]
     folded_tags = {fold(t) for t in tags}
-    for phrase in key_phrases(title + "\n" + text):
+    for phrase in phrases:
         if len(tags) >= limit:
             break
         folded = fold(phrase)

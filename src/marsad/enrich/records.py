@@ -31,6 +31,21 @@ class EntityMention:
     entity: EntityRef
 
 
+@dataclass(frozen=True)
+class TaggedArticle:
+    """What tagging found in one article: everything linking needs, without the article's text.
+
+    Tagging (the expensive part) depends on the article alone, so it can run anywhere, e.g. on
+    Dask workers; linking depends on the aliases a store has learnt, so it runs where the store is.
+    """
+
+    article_id: str
+    content_hash: str
+    mentions: tuple[tuple[str, int, int, str, str], ...]  # (field, start, end, text, type), title first
+    tags: tuple[str, ...] = ()  # the publisher's tags
+    phrases: tuple[str, ...] = ()  # key phrases for auto tags (found only when there are no publisher tags)
+
+
 @dataclass
 class Enrichment:
     """Everything enrichment derived from one article."""
