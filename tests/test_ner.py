@@ -186,8 +186,7 @@ def test_numpy_lstm_and_character_cnn_match_torch():
     for b, n in enumerate(lengths):
         reverse[b, :n], reverse[b, n:] = np.arange(n - 1, -1, -1), np.arange(n, 6)
     xn = x.numpy()
-    forward = model._run_lstm(xn, lengths, "f")
-    backward = model._run_lstm(np.take_along_axis(xn, reverse[:, :, None], axis=1), lengths, "b")
+    forward, backward = model._run_bilstm(xn, np.take_along_axis(xn, reverse[:, :, None], axis=1), lengths)
     got = np.concatenate([forward, np.take_along_axis(backward, reverse[:, :, None], axis=1)], axis=2)
     for b, n in enumerate(lengths):
         assert np.allclose(got[b, :n], expected[b, :n].detach().numpy(), atol=1e-5)

@@ -49,6 +49,7 @@ from .ingest.files import InputItem, discover_inputs, read_input
 
 PAGES_PER_PARTITION = 500
 RETRIES = 2
+TAG_CHUNK = 200  # articles tagged together on a worker (`marsad.enrich.tag_articles`)
 BUCKETS = 16  # shuffle buckets for duplicate keys (one linking task each)
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 FAIL_ONCE_ENV = "MARSAD_BACKFILL_FAIL_ONCE"  # tests: a folder; each partition fails once (retries are tested)
@@ -465,9 +466,12 @@ def tag_partition(result: PartitionResult, positions: list[int]) -> list:
     """Tag the articles at *positions* of a parsed partition (a Dask task): NER and key phrases, the
     expensive part of enrichment, which depends on the article alone. Only the small
     `marsad.enrich.TaggedArticle` records go back to the client, not the texts."""
-    from .enrich import tag_article
+    from .enrich import tag_articles
 
-    return [tag_article(result.articles[p]) for p in positions]
+    out: list = []
+    for start in range(0, len(positions), TAG_CHUNK):  # sentences of a chunk go through the network together
+        out += tag_articles([result.articles[p] for p in positions[start : start + TAG_CHUNK]])
+    return out
 
 
 def save_enrichment_slices(store, slices: list[list[str]], tagged: dict) -> int:

@@ -25,21 +25,50 @@ MAX_TAGS = 6
 
 def _runs(text: str) -> Iterator[list[tuple[str, str]]]:
     """Runs of (clitic-free folded word, written word) between punctuation and digits."""
-    from .entities import split_proclitics
-
-    resources = load_resources()
+    words = _phrase_word_cache()
     for sentence in sentences(text):
         run: list[tuple[str, str]] = []
         for token in sentence:
-            word = fold(token.text)
-            if len(word) >= 2 and word.isalpha():
-                bare = split_proclitics(resources.word_features(token.text)[1]["w"], resources)[1]
-                run.append((bare, strip_tashkeel(token.text)))
+            pair = words.get(token.text)
+            if pair is None:
+                pair = words[token.text] = _phrase_word(token.text)
+            if pair:
+                run.append(pair)
             elif run:
                 yield run
                 run = []
         if run:
             yield run
+
+
+def _phrase_word(written: str) -> tuple[str, str] | tuple[()]:
+    """(clitic-free folded word, written word without diacritics), or () for a token that breaks a run."""
+    from .entities import split_proclitics
+
+    word = fold(written)
+    if len(word) >= 2 and word.isalpha():
+        resources = load_resources()
+        return split_proclitics(resources.word_features(written)[1]["w"], resources)[1], strip_tashkeel(written)
+    return ()
+
+
+class _BoundedCache(dict):
+    """A dict that empties itself when it reaches *limit* entries (news vocabularies keep growing)."""
+
+    def __init__(self, limit: int):
+        super().__init__()
+        self.limit = limit
+
+    def __setitem__(self, key, value) -> None:
+        if len(self) >= self.limit:
+            self.clear()
+        super().__setitem__(key, value)
+
+
+@cache
+def _phrase_word_cache() -> _BoundedCache:
+    # A word's analysis depends on the word alone: each distinct written word is analysed once.
+    return _BoundedCache(500_000)
 
 
 def phrase_words(text: str) -> Iterator[list[str]]:
@@ -83,19 +112,18 @@ def key_phrases(text: str, *, limit: int = 5, stats: PhraseStats | None = None) 
     from .entities import clean_name
 
     stats = stats or phrase_stats()
+    df, stop_above = stats.df, STOPWORD_DF * stats.documents
+    runs = list(_runs(text))
     counts: Counter[str] = Counter()
-    surfaces: dict[str, Counter[str]] = {}
-    for run in _runs(text):
+    for run in runs:
         bares = [bare for bare, _ in run]
-        for n in (1, 2):
-            for i in range(len(run) - n + 1):
-                gram = bares[i : i + n]
-                if stats.is_stopword(gram[0]) or stats.is_stopword(gram[-1]):
-                    continue
-                key = " ".join(gram)
-                counts[key] += 1
-                written = clean_name(" ".join(raw for _, raw in run[i : i + n]))[1]
-                surfaces.setdefault(key, Counter())[written] += 1
+        # A gram neither starting nor ending with a stop word: a word, or a pair of such words.
+        content = [df.get(bare, 0) <= stop_above for bare in bares]
+        for i, bare in enumerate(bares):
+            if content[i]:
+                counts[bare] += 1
+                if i + 1 < len(bares) and content[i + 1]:
+                    counts[bare + " " + bares[i + 1]] += 1
     scored = sorted(((tf * stats.idf(gram), gram) for gram, tf in counts.items() if tf >= 2), reverse=True)
     chosen: list[str] = []
     for _score, gram in scored:
@@ -104,7 +132,25 @@ def key_phrases(text: str, *, limit: int = 5, stats: PhraseStats | None = None) 
         chosen.append(gram)
         if len(chosen) == limit:
             break
-    return [surfaces[g].most_common(1)[0][0] for g in chosen]
+    # Each chosen gram is shown as it is most often written, clitics off. Only the chosen few are
+    # looked for again: cleaning every gram's written form was most of this function's time.
+    written: dict[str, Counter[str]] = {gram: Counter() for gram in chosen}
+    pair_starts = {gram.split(" ")[0] for gram in chosen if " " in gram}
+    for run in runs:
+        for i, (bare, raw) in enumerate(run):
+            if bare in written:
+                written[bare][raw] += 1
+            if bare in pair_starts and i + 1 < len(run):
+                pair = bare + " " + run[i + 1][0]
+                if pair in written:
+                    written[pair][raw + " " + run[i + 1][1]] += 1
+    shown = []
+    for gram in chosen:
+        surfaces: Counter[str] = Counter()
+        for form, times in written[gram].items():  # in order of first use, as ties go to the first
+            surfaces[clean_name(form)[1]] += times
+        shown.append(surfaces.most_common(1)[0][0])
+    return shown
 
 
 def suggest_tags(title: str, text: str, mentions: Sequence[EntityMention], *, limit: int = MAX_TAGS) -> list[str]:

@@ -179,42 +179,51 @@ class BiLSTMCRF:
         conv = sum(self.char_projection[k][ids[k : k + len(chars)]] for k in range(width)) + self.conv_b
         return conv.max(axis=0)
 
-    def _run_lstm(self, x: np.ndarray, lengths: Sequence[int], direction: str) -> np.ndarray:
-        """One LSTM direction over a batch sorted by length, longest first (as a packed sequence).
+    def _run_bilstm(self, x: np.ndarray, flipped: np.ndarray, lengths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """Both LSTM directions over a batch sorted by length, longest first (as packed sequences): the
+        forward one over *x*, the backward one over *flipped* (each sentence reversed, left-aligned).
 
-        At step t only the sentences longer than t are computed: no work on padding.
+        The two directions step together, stacked, so each step costs one set of numpy calls for
+        both: the steps' Python overhead, not arithmetic, is what this costs. At step t only the
+        sentences longer than t are computed: no work on padding.
         """
-        w_ih, w_hh, bias = self.lstm[direction]
+        stacked = self.__dict__.get("_stacked")
+        if stacked is None:
+            stacked = self._stacked = tuple(np.stack([self.lstm[d][n] for d in ("f", "b")]) for n in range(3))
+        w_ih, w_hh, bias = stacked  # (2, in, 4h), (2, h, 4h), (2, 4h)
         batch, steps, _ = x.shape
-        hidden = w_hh.shape[0]
-        # Every time step's input projection in one product, time-major so each step's rows are contiguous.
-        projected = np.ascontiguousarray((x @ w_ih + bias).transpose(1, 0, 2))
-        h = np.zeros((batch, hidden), dtype=np.float32)
-        c = np.zeros((batch, hidden), dtype=np.float32)
-        out = np.zeros((steps, batch, hidden), dtype=np.float32)
+        hidden = w_hh.shape[1]
+        # Every time step's input projection in one product per direction, time-major so each
+        # step's rows are contiguous: (2, steps, batch, 4h).
+        projected = np.empty((2, steps, batch, 4 * hidden), dtype=np.float32)
+        for d, inputs in enumerate((x, flipped)):
+            projected[d] = (inputs @ w_ih[d] + bias[d]).transpose(1, 0, 2)
+        h = np.zeros((2, batch, hidden), dtype=np.float32)
+        c = np.zeros((2, batch, hidden), dtype=np.float32)
+        out = np.zeros((2, steps, batch, hidden), dtype=np.float32)
         active = np.searchsorted(-np.asarray(lengths), -np.arange(steps), side="right")  # rows alive at t
         for t in range(steps):
             k = active[t]
-            gates = projected[t, :k]
-            gates += h[:k] @ w_hh
+            gates = projected[:, t, :k]
+            gates += h[:, :k] @ w_hh
             # Gate columns were reordered at load time to (input, forget, output | cell); in-place
             # operations because the step's Python overhead, not arithmetic, dominates.
-            sig = gates[:, : 3 * hidden]
+            sig = gates[:, :, : 3 * hidden]
             sig *= 0.5
             np.tanh(sig, out=sig)
             sig += 1.0
             sig *= 0.5  # sigmoid(x) = (tanh(x / 2) + 1) / 2
-            cell = gates[:, 3 * hidden :]
+            cell = gates[:, :, 3 * hidden :]
             np.tanh(cell, out=cell)
-            cell *= sig[:, :hidden]
-            c_k = c[:k]
-            c_k *= sig[:, hidden : 2 * hidden]
+            cell *= sig[:, :, :hidden]
+            c_k = c[:, :k]
+            c_k *= sig[:, :, hidden : 2 * hidden]
             c_k += cell
-            h_k = h[:k]
+            h_k = h[:, :k]
             np.tanh(c_k, out=h_k)
-            h_k *= sig[:, 2 * hidden :]
-            out[t, :k] = h_k
-        return out.transpose(1, 0, 2)
+            h_k *= sig[:, :, 2 * hidden :]
+            out[:, t, :k] = h_k
+        return out[0].transpose(1, 0, 2), out[1].transpose(1, 0, 2)
 
     def _token_vector(self, token: str) -> tuple[np.ndarray, str]:
         """A token's input vector without its sentence-level (gazetteer span) features, and its clitic-free form."""
@@ -254,10 +263,10 @@ class BiLSTMCRF:
             x[b, :n] = rows
             reverse_index[b, :n] = np.arange(n - 1, -1, -1)
             reverse_index[b, n:] = np.arange(n, steps)
-        forward = self._run_lstm(x, lengths, "f")
         # The backward direction reads each sentence reversed, left-aligned, then is flipped back.
         flipped = np.take_along_axis(x, reverse_index[:, :, None], axis=1)
-        backward = np.take_along_axis(self._run_lstm(flipped, lengths, "b"), reverse_index[:, :, None], axis=1)
+        forward, backward = self._run_bilstm(x, flipped, lengths)
+        backward = np.take_along_axis(backward, reverse_index[:, :, None], axis=1)
         return np.concatenate([forward, backward], axis=2) @ self.out_w + self.out_b, lengths
 
     def tag_batch(self, batch: Sequence[Sequence[str]]) -> list[list[str]]:
@@ -316,16 +325,16 @@ class Ensemble:
             member.encoder.token.cache_clear()
             member.char_vector.cache_clear()
 
-    def tag_batch(self, batch: Sequence[Sequence[str]]) -> list[list[str]]:
-        """IOB2 tags for a batch of sentences, run through every member together."""
+    def tag_batch(self, batch: Sequence[Sequence[str]], sub_batch: int = SUB_BATCH) -> list[list[str]]:
+        """IOB2 tags for a batch of sentences, run through every member together, *sub_batch* sentences a pass."""
         results: list[list[str]] = [[] for _ in batch]
         order = [i for i, s in enumerate(batch) if len(s)]
         if not order:
             return results
         # Longest first, in groups of similar length: the LSTM steps only as far as each group's longest.
         order.sort(key=lambda i: -len(batch[i]))
-        for g in range(0, len(order), SUB_BATCH):
-            group = order[g : g + SUB_BATCH]
+        for g in range(0, len(order), sub_batch):
+            group = order[g : g + sub_batch]
             sentences_ = [batch[i] for i in group]
             emissions, lengths = self.members[0].emissions(sentences_)
             for member in self.members[1:]:
