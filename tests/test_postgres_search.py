@@ -156,3 +156,25 @@ def test_entity_pages_and_api_on_postgresql(store, pg_dsn):
         found = client.get("/api/v1/search", params={"q": "entity:الرياض"})
         assert found.status_code == 200 and found.json()["total"] == 0  # no entities stored in this one
         assert client.get("/api/v1/search", params={"q": "حرس", "facets": "true"}).json()["facets"]["entity"] == []
+
+
+def test_large_result_sets_rank_the_newest_matches_and_count_a_lower_bound(pg_store, monkeypatch):
+    """More matches than the ranking window: the newest ones are found by widening pk ranges (from a
+    first range of 5 articles here) and ranked; the total is the window, flagged as a lower bound."""
+    from marsad.search import postgres
+
+    monkeypatch.setattr(postgres, "PROBE_SPAN", 5)
+    articles = [replace(a, id=f"copy-{n}-{a.id}", url=None, canonical_url=None)
+                for n in range(8) for a in ARTICLES]
+    pg_store.upsert_articles(articles)
+    everything = search(pg_store, "حرس", limit=100, rank_window=None)
+    matching = [a.id for a in articles if a.id in {h.id for h in everything.hits}]  # in stored (pk) order
+    assert everything.total == len(matching) > 12 and everything.total_exact
+
+    windowed = search(pg_store, "حرس", limit=12, rank_window=12, facets=True)
+    assert windowed.total == 12 and not windowed.total_exact
+    assert sorted(h.id for h in windowed.hits) == sorted(matching[-12:])  # the newest 12 matches, ranked
+    assert windowed.facets.sample == 12 and sum(n for _, n in windowed.facets.source) <= 12
+
+    rare = search(pg_store, "جازان", limit=100, rank_window=12)  # fewer than the window: counted exactly
+    assert rare.total_exact and rare.total == search(pg_store, "جازان", limit=100, rank_window=None).total

@@ -584,7 +584,8 @@ def search_cmd(ctx: click.Context, query: str, limit: int, page: int, sort: str,
         return
     shown = f"{results.offset + 1}-{results.offset + len(results.hits)}" if results.hits else "0"
     note = " (no article has every word; showing articles with some of them)" if results.relaxed else ""
-    click.echo(f"{results.total} result(s), showing {shown}, {results.took_ms:.0f} ms{note}", err=True)
+    count = f"{results.total}" if results.total_exact else f"more than {results.total}"
+    click.echo(f"{count} result(s), showing {shown}, {results.took_ms:.0f} ms{note}", err=True)
     for hit in results.hits:
         when = hit.published_at.strftime("%Y-%m-%d") if hit.published_at else ""
         click.secho(hit.title, bold=True)

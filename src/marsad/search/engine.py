@@ -76,6 +76,8 @@ class Facets:
     place there). Both empty where the store keeps no entities. Counting every mention of a
     large result set is slow, so when more than ENTITY_FACET_WINDOW articles match these two
     count the newest ENTITY_FACET_WINDOW of them, and `entity_sample` says how many (None: all).
+    `sample`: where the total is a lower bound (`SearchResults.total_exact` False), every facet
+    counts the newest matches only, this many (None: all of them).
     """
 
     source: list[tuple[str, int]] = field(default_factory=list)
@@ -84,6 +86,7 @@ class Facets:
     entity: list[tuple[str, int, str, int]] = field(default_factory=list)
     place: list[tuple[str, int]] = field(default_factory=list)
     entity_sample: int | None = None
+    sample: int | None = None
 
 
 @dataclass
@@ -99,6 +102,9 @@ class SearchResults:
     relaxed: bool = False  # True: no article had every word; these match some of them
     facets: Facets | None = None
     took_ms: float = 0.0
+    #: False when `total` is a lower bound: on PostgreSQL, when more than the ranking window
+    #: (RANK_WINDOW) match, the rest are not counted (counting them reads every matching row).
+    total_exact: bool = True
 
     def to_dict(self) -> dict:
         """JSON-ready dict."""

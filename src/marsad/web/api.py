@@ -165,6 +165,8 @@ class FacetsOut(BaseModel):
     place: list[PlaceFacet] = Field([], description="countries whose places the results name")
     entity_sample: int | None = Field(None, description="when set, `entity` and `place` count only this many "
                                       "of the newest results (a large result set); null: every result")
+    sample: int | None = Field(None, description="when set, every facet counts only this many of the newest "
+                               "results (`total_exact` is false); null: every result")
 
 
 class SearchOut(BaseModel):
@@ -172,6 +174,8 @@ class SearchOut(BaseModel):
 
     query: str = Field(description="the query as run, filters included")
     total: int
+    total_exact: bool = Field(True, description="false: `total` is a lower bound (PostgreSQL counts the matches "
+                              "only up to its ranking window, 5,000)")
     relaxed: bool = Field(description="true: no article had every word; these match some of them")
     sort: str
     took_ms: float
@@ -481,7 +485,9 @@ def _search_out(results, key: str, offset: int) -> dict:
         facet_out["place"] = [{"value": code, "name": _country_name(code), "count": n}
                               for code, n in results.facets.place]
         facet_out["entity_sample"] = results.facets.entity_sample
-    return {"query": results.query, "total": results.total, "relaxed": results.relaxed, "sort": results.sort,
+        facet_out["sample"] = results.facets.sample
+    return {"query": results.query, "total": results.total, "total_exact": results.total_exact,
+            "relaxed": results.relaxed, "sort": results.sort,
             "took_ms": float(results.took_ms), "hits": hits, "facets": facet_out, "next_cursor": next_cursor}
 
 
