@@ -76,8 +76,9 @@ class Facets:
     place there). Both empty where the store keeps no entities. Counting every mention of a
     large result set is slow, so when more than ENTITY_FACET_WINDOW articles match these two
     count the newest ENTITY_FACET_WINDOW of them, and `entity_sample` says how many (None: all).
-    `sample`: where the total is a lower bound (`SearchResults.total_exact` False), every facet
-    counts the newest matches only, this many (None: all of them).
+    `sample`: on PostgreSQL, where more than RANK_WINDOW articles match (the total is then a lower
+    bound, unless the query is filters alone), every facet counts the newest matches only, this
+    many (None: all of them).
     """
 
     source: list[tuple[str, int]] = field(default_factory=list)

@@ -238,4 +238,10 @@ MIGRATIONS: list[str] = [
     """
     UPDATE search_state SET value = 'stale' WHERE key = 'analyzer' AND EXISTS (SELECT 1 FROM articles);
     """,
+    # 7: newest-first pages (sort=date, filter-only queries). The plain published_at index cannot give
+    # DESC NULLS LAST order, so a common word sorted by date was a sequential scan reading every row's
+    # tsvector (3.5 s at 1,000,000 articles); with this index, 0.2 ms.
+    """
+    CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_at DESC NULLS LAST, pk DESC);
+    """,
 ]

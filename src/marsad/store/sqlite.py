@@ -139,6 +139,9 @@ MIGRATIONS: list[str] = [
     stories_schema.MIGRATION,
     # 6: the search index gains the exact forms of the words beside their stems (marsad.search.index)
     search_index.MIGRATION_EXACT_FORMS,
+    # 7: PostgreSQL gained an index for newest-first pages (published_at DESC NULLS LAST). Nothing
+    # here: SQLite puts NULLs last in descending order already and reads articles_published_at backwards.
+    "SELECT 1;",
 ]
 
 BATCH_SIZE = 500
