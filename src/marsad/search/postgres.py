@@ -29,6 +29,7 @@ MAX_POSITION = 16383  # PostgreSQL's largest tsvector position
 MAX_POSITIONS_PER_TERM = 255  # and at most 256 positions per lexeme
 PROBE_SPAN = 20_000  # newest articles the first look for the newest matches covers (`_Plan.newest`)
 RANK_WEIGHTS = "{0.2, 0.0, 0.0, 1.0}"  # {D, C, B, A} (each <= 1): title 5x body, as engine.TITLE_WEIGHT / BODY_WEIGHT
+_RANK = f"ts_rank('{RANK_WEIGHTS}'::float4[], a.search_tsv, %s::tsquery)"  # an article's score; %s: the tsquery
 
 
 def _lexeme(term: str) -> str:
@@ -257,20 +258,18 @@ class _Plan:
 
     def rank(self, conn, pks: list[int], limit: int, offset: int) -> list[tuple[int, float]]:
         """(pk, score) of a page of matches *pks*, best first (ties: newest first)."""
-        rank = f"ts_rank('{RANK_WEIGHTS}'::float4[], a.search_tsv, %s::tsquery)"
-        rows = conn.execute(f"SELECT a.pk, {rank} AS score FROM articles a WHERE a.pk = ANY(%s) "
+        rows = conn.execute(f"SELECT a.pk, {_RANK} AS score FROM articles a WHERE a.pk = ANY(%s) "
                             "ORDER BY score DESC, a.pk DESC LIMIT %s OFFSET %s",
                             [self.tsquery, pks, limit, offset]).fetchall()
         return [(pk, float(score)) for pk, score in rows]
 
-    def page(self, conn, sort: str, limit: int, offset: int, *, total: int, window: int | None) -> list[tuple[int, float]]:
-        """(pk, score) of one page; ranks only the newest *window* matches when more match (as engine._Plan)."""
+    def page(self, conn, sort: str, limit: int, offset: int) -> list[tuple[int, float]]:
+        """(pk, score) of one page over every match (a ranking window goes through `newest` and `rank`)."""
         sql, params = self._from()
         if self.tsquery is None:
             rows = conn.execute(f"SELECT a.pk, 0.0 {sql} ORDER BY a.published_at DESC NULLS LAST, a.pk DESC "
                                 "LIMIT %s OFFSET %s", [*params, limit, offset]).fetchall()
             return [(pk, float(score)) for pk, score in rows]
-        rank = f"ts_rank('{RANK_WEIGHTS}'::float4[], a.search_tsv, %s::tsquery)"
         if sort == "date":
             # The page first, then the scores of its rows only: a score in the select list was computed
             # (its tsvector read) for every match before the sort (11 s for a common word at 1M articles).
@@ -278,12 +277,7 @@ class _Plan:
                                                 "LIMIT %s OFFSET %s", [*params, limit, offset])]
             scores = dict(self.rank(conn, pks, len(pks), 0)) if pks else {}
             return [(pk, scores.get(pk, 0.0)) for pk in pks]
-        if window and total > window:
-            cutoff = conn.execute(f"SELECT a.pk {sql} ORDER BY a.pk DESC LIMIT 1 OFFSET %s",
-                                  [*params, window - 1]).fetchone()
-            if cutoff:
-                sql, params = sql + " AND a.pk >= %s", [*params, cutoff[0]]
-        rows = conn.execute(f"SELECT a.pk, {rank} AS score {sql} ORDER BY score DESC, a.pk DESC LIMIT %s OFFSET %s",
+        rows = conn.execute(f"SELECT a.pk, {_RANK} AS score {sql} ORDER BY score DESC, a.pk DESC LIMIT %s OFFSET %s",
                             [self.tsquery, *params, limit, offset]).fetchall()
         return [(pk, float(score)) for pk, score in rows]
 
@@ -399,7 +393,7 @@ def search(store, query: str, *, limit: int = 10, offset: int = 0, sort: str = "
         if sort == "recent" and plan.tsquery is not None:
             depth = max(RECENT_POOL, offset + limit)
             pool = (plan.rank(conn, newest, depth, 0) if newest is not None
-                    else plan.page(conn, "relevance", depth, 0, total=total, window=rank_window))
+                    else plan.page(conn, "relevance", depth, 0))
             dates = {pk: (d.astimezone(timezone.utc) if d else None) for pk, d in conn.execute(
                 "SELECT pk, published_at FROM articles WHERE pk = ANY(%s)", ([pk for pk, _ in pool],))}
             rows = _recent(pool, dates)[offset : offset + limit]
@@ -408,7 +402,7 @@ def search(store, query: str, *, limit: int = 10, offset: int = 0, sort: str = "
         elif sort == "relevance" and newest is not None:
             rows = plan.rank(conn, newest, limit, offset)
         else:
-            rows = plan.page(conn, sort, limit, offset, total=total, window=rank_window)
+            rows = plan.page(conn, sort, limit, offset)
         facet_counts = None
         if facets:
             sample = None if exact else newest
