@@ -168,3 +168,15 @@ def test_story_pages_on_postgres(pg_web_dsn):
         listed = client.get("/api/v1/stories").json()
         assert listed["items"]
     compat.forget()
+
+
+def test_a_total_past_the_ranking_window_reads_as_a_lower_bound(pg_client, monkeypatch):
+    """PostgreSQL counts matches only up to its ranking window: the reader and the API say so."""
+    from marsad.search import postgres
+
+    counted = postgres._count
+    monkeypatch.setattr(postgres, "_count", lambda plan, conn, window: counted(plan, conn, 3 if window else window))
+    page = pg_client.get("/search", params={"q": "السعودية"})
+    assert page.status_code == 200 and "أكثر من" in page.text
+    body = pg_client.get("/api/v1/search", params={"q": "السعودية", "facets": "true"}).json()
+    assert body["total"] == 3 and body["total_exact"] is False and body["facets"]["sample"] == 3
