@@ -22,9 +22,6 @@ TYPES = ("PERS", "LOC", "ORG", "MISC")
 MODEL_FILE = "bilstm.npz"  # the shipped model: an ensemble's first member (see marsad.enrich.neural)
 CRF_MODEL_FILE = "model.crfsuite"
 BATCH = 64  # sentences run through the network together (an article's, typically)
-# `mentions_many`: sentences of many texts, sorted by length, go through the network this many a pass
-# (measured: 32 to 64 are best; larger passes are slower).
-MANY_BATCH = 64
 
 
 @dataclass(frozen=True)
@@ -97,15 +94,8 @@ class Tagger:
         flat = [(n, sentence) for n, sentences_ in enumerate(split) for sentence in sentences_]
         order = sorted(range(len(flat)), key=lambda i: -len(flat[i][1]))  # stable: ties keep text order
         tagged: list[list[str]] = [[] for _ in flat]
-        tokens = [[t.text for t in flat[i][1]] for i in order]
-        if self._network is not None:
-            for g in range(0, len(tokens), MANY_BATCH):
-                for i, tags in zip(order[g : g + MANY_BATCH], self._network.tag_batch(tokens[g : g + MANY_BATCH],
-                                                                                       sub_batch=MANY_BATCH)):
-                    tagged[i] = tags
-        else:
-            for i, tags in zip(order, self.tag_sentences(tokens)):
-                tagged[i] = tags
+        for i, tags in zip(order, self.tag_sentences([[t.text for t in flat[i][1]] for i in order])):
+            tagged[i] = tags
         found: list[list[Mention]] = [[] for _ in texts]
         for (n, sentence), tags in zip(flat, tagged):
             text = texts[n]

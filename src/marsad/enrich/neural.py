@@ -18,7 +18,7 @@ Per token the network sees:
 from __future__ import annotations
 
 from collections.abc import Sequence
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from pathlib import Path
 
 import numpy as np
@@ -179,6 +179,11 @@ class BiLSTMCRF:
         conv = sum(self.char_projection[k][ids[k : k + len(chars)]] for k in range(width)) + self.conv_b
         return conv.max(axis=0)
 
+    @cached_property
+    def _stacked_lstm(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The two directions' weights stacked (forward first): input, recurrent, bias."""
+        return tuple(np.stack([self.lstm[d][n] for d in ("f", "b")]) for n in range(3))
+
     def _run_bilstm(self, x: np.ndarray, flipped: np.ndarray, lengths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """Both LSTM directions over a batch sorted by length, longest first (as packed sequences): the
         forward one over *x*, the backward one over *flipped* (each sentence reversed, left-aligned).
@@ -187,10 +192,7 @@ class BiLSTMCRF:
         both: the steps' Python overhead, not arithmetic, is what this costs. At step t only the
         sentences longer than t are computed: no work on padding.
         """
-        stacked = self.__dict__.get("_stacked")
-        if stacked is None:
-            stacked = self._stacked = tuple(np.stack([self.lstm[d][n] for d in ("f", "b")]) for n in range(3))
-        w_ih, w_hh, bias = stacked  # (2, in, 4h), (2, h, 4h), (2, 4h)
+        w_ih, w_hh, bias = self._stacked_lstm  # (2, in, 4h), (2, h, 4h), (2, 4h)
         batch, steps, _ = x.shape
         hidden = w_hh.shape[1]
         # Every time step's input projection in one product per direction, time-major so each
@@ -325,16 +327,16 @@ class Ensemble:
             member.encoder.token.cache_clear()
             member.char_vector.cache_clear()
 
-    def tag_batch(self, batch: Sequence[Sequence[str]], sub_batch: int = SUB_BATCH) -> list[list[str]]:
-        """IOB2 tags for a batch of sentences, run through every member together, *sub_batch* sentences a pass."""
+    def tag_batch(self, batch: Sequence[Sequence[str]]) -> list[list[str]]:
+        """IOB2 tags for a batch of sentences, run through every member together."""
         results: list[list[str]] = [[] for _ in batch]
         order = [i for i, s in enumerate(batch) if len(s)]
         if not order:
             return results
         # Longest first, in groups of similar length: the LSTM steps only as far as each group's longest.
         order.sort(key=lambda i: -len(batch[i]))
-        for g in range(0, len(order), sub_batch):
-            group = order[g : g + sub_batch]
+        for g in range(0, len(order), SUB_BATCH):
+            group = order[g : g + SUB_BATCH]
             sentences_ = [batch[i] for i in group]
             emissions, lengths = self.members[0].emissions(sentences_)
             for member in self.members[1:]:
