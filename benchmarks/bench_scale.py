@@ -156,8 +156,9 @@ def _marsad_tsquery(word: str) -> str:
 PARTS = ("backfill", "bulk", "search")
 
 
-def part_backfill(inputs: list[str], folder: Path, admin: str, workers: int) -> dict:
-    """One process (`marsad.ingest`) against a Dask cluster, into SQLite and into PostgreSQL."""
+def part_backfill(inputs: list[str], folder: Path, admin: str, workers: int,
+                  stores: tuple[str, ...] = ("sqlite", "postgresql")) -> dict:
+    """One process (`marsad.ingest`) against a Dask cluster, into SQLite and into PostgreSQL (*stores*)."""
     from pg import fresh_database
 
     from marsad.backfill import backfill
@@ -172,16 +173,48 @@ def part_backfill(inputs: list[str], folder: Path, admin: str, workers: int) -> 
     with SQLiteStore(folder / "one.db") as store:
         report, seconds = timed(lambda: ingest(store, inputs, enrich=False))
     (folder / "one.db.done").write_text("")
-    results["ingest_one_process_sqlite"] = {"seconds": round(seconds, 1), "rate": round(report.seen / seconds, 1)}
-    for name, db in (("sqlite", str(folder / "dask.db")), ("postgresql", fresh_database(admin))):
+    results["ingest_one_process_sqlite"] = {"seconds": round(seconds, 1), "rate": round(report.seen / seconds, 1),
+                                            "stages_s": {k: round(v, 1) for k, v in report.seconds.items()},
+                                            "stored": _stored_summary(folder / "one.db")}
+    print(json.dumps(results, ensure_ascii=False), file=sys.stderr, flush=True)
+    targets = {"sqlite": lambda: str(folder / "dask.db"), "postgresql": lambda: fresh_database(admin)}
+    for name in stores:
+        db = targets[name]()
         report, seconds = timed(lambda: backfill(inputs, db, workers=workers, state_dir=str(folder / f"state-{name}"),
                                                  enrich=False))
         # The rate includes the story stage that ends a backfill (one process, in the client).
         results[f"backfill_dask_{workers}w_{name}"] = {"seconds": round(seconds, 1),
                                                       "rate": round(report.seen / seconds, 1),
                                                       "stories": report.stories}
-    _pg_marker(folder, admin).write_text(db)  # the corpus on PostgreSQL, for the search part
+        if name == "sqlite":  # the same articles, copies and stories as the one process?
+            results[f"backfill_dask_{workers}w_{name}"]["stored"] = _stored_summary(folder / "dask.db")
+        print(json.dumps(results, ensure_ascii=False), file=sys.stderr, flush=True)
+        if name == "postgresql":
+            _pg_marker(folder, admin).write_text(db)  # the corpus on PostgreSQL, for the search part
     return results
+
+
+def _stored_summary(path: Path) -> dict:
+    """Counts and a checksum of what a SQLite store holds after a backfill part's run, to compare runs."""
+    import sqlite3
+
+    conn = sqlite3.connect(path)
+    try:
+        digest = hashlib.sha1()
+        for row in conn.execute("SELECT a.id, d.group_pk, s.story_pk FROM articles a "
+                                "LEFT JOIN dedup_articles d ON d.article_pk = a.pk "
+                                "LEFT JOIN story_articles s ON s.article_pk = a.pk ORDER BY a.pk"):
+            digest.update(repr(tuple(row)).encode())
+        one = conn.execute
+        return {
+            "articles": one("SELECT count(*) FROM articles").fetchone()[0],
+            "copies": one("SELECT count(*) FROM dedup_articles WHERE article_pk != group_pk").fetchone()[0],
+            "stories": one("SELECT count(*) FROM stories WHERE merged_into IS NULL").fetchone()[0],
+            "merges": one("SELECT count(*) FROM story_merges").fetchone()[0],
+            "sha1_articles_groups_stories": digest.hexdigest(),
+        }
+    finally:
+        conn.close()
 
 
 def _pg_marker(folder: Path, admin: str) -> Path:
@@ -274,6 +307,9 @@ def main() -> None:
     parser.add_argument("--readers", type=int, default=4)
     parser.add_argument("--parts", default=",".join(PARTS),
                         help=f"comma-separated parts to run, in this order: {', '.join(PARTS)} (default: all)")
+    parser.add_argument("--backfill-stores", default="sqlite,postgresql",
+                        help="the stores the backfill part's Dask runs write to (default: both; at 1,000,000 "
+                             "articles each takes about an hour here)")
     parser.add_argument("--pg-dsn", default=None, help="a running PostgreSQL (admin DSN) instead of a throwaway one")
     parser.add_argument("--workdir", default=None,
                         help="keep the synthesised shards and the loaded stores here (with --pg-dsn, the "
@@ -316,7 +352,8 @@ def main() -> None:
             for part in [p for p in PARTS if p in parts]:
                 started = time.strftime("%Y-%m-%d %H:%M", time.gmtime())
                 if part == "backfill":
-                    figures = part_backfill(inputs, folder, admin, args.workers)
+                    figures = part_backfill(inputs, folder, admin, args.workers,
+                                            tuple(s.strip() for s in args.backfill_stores.split(",") if s.strip()))
                 elif part == "bulk":
                     figures = part_bulk(inputs, folder, admin)
                 else:
