@@ -25,6 +25,21 @@ def test_fresh_file_is_migrated_to_the_latest_version_in_wal_mode(db_path):
         assert again.migrate() == 0
 
 
+def test_new_file_gets_8k_pages_and_a_search_buffer_of_one_batch_while_an_old_file_keeps_its_pages(tmp_path):
+    from marsad.search.index import FTS_TABLE, INGEST_HASHSIZE
+
+    with SQLiteStore(tmp_path / "new.db") as store:
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 8192
+        config = dict(store.conn.execute(f"SELECT k, v FROM {FTS_TABLE}_config"))
+        assert config["hashsize"] == INGEST_HASHSIZE == 16 * 1024 * 1024
+    old = sqlite3.connect(tmp_path / "old.db")
+    old.execute("CREATE TABLE kept (x)")  # a file made before: its page size cannot change
+    old.close()
+    with SQLiteStore(tmp_path / "old.db") as store:
+        assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 4096
+        assert store.schema_version == len(MIGRATIONS)
+
+
 def test_newer_schema_is_refused(db_path):
     conn = sqlite3.connect(db_path)
     conn.execute(f"PRAGMA user_version = {len(MIGRATIONS) + 5}")

@@ -244,4 +244,6 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX IF NOT EXISTS articles_newest ON articles (published_at DESC NULLS LAST, pk DESC);
     """,
+    # 8: SQLite's full-text index got a larger pending-terms buffer (an FTS5 setting). Nothing here.
+    "SELECT 1;",
 ]
