@@ -243,8 +243,8 @@ class SQLiteStore(entity_store.EntityQueries):
         try:
             if self.schema_version == 0:
                 # Only takes effect on a new file (before WAL mode and the first table). 8 KB pages
-                # hold an article row whole and halve the pages a full-text segment spans: a
-                # full-corpus ingest writes its search index in 2 s less CPU time than with 4 KB.
+                # hold an article row whole and halve the pages a full-text segment spans: writing
+                # the full corpus's search index took 1.2 s less CPU time than with 4 KB pages.
                 self.conn.execute(f"PRAGMA page_size = {PAGE_SIZE}")
             # A larger page cache than the 2 MB default: index segments being merged stay in memory.
             self.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
