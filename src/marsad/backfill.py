@@ -51,6 +51,8 @@ PAGES_PER_PARTITION = 500
 RETRIES = 2
 TAG_CHUNK = 200  # articles tagged together on a worker (`marsad.enrich.tag_articles`)
 BUCKETS = 16  # shuffle buckets for duplicate keys (one linking task each)
+DECIDE_BATCH = 20_000  # at most this many articles per duplicate-decision task (bar one larger candidate set)
+DECIDING_PER_WORKER = 2  # decision tasks submitted at once per worker (the rest wait in the client)
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 FAIL_ONCE_ENV = "MARSAD_BACKFILL_FAIL_ONCE"  # tests: a folder; each partition fails once (retries are tested)
 
@@ -102,6 +104,7 @@ class BackfillReport:
     stories: int = 0  # stories it added (started, less those merged into another)
     enriched: int = 0  # articles whose entities, places and tags were found and saved
     seconds: float = 0.0
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # parse_store, duplicates, stories, enrich_link
 
     @property
     def seen(self) -> int:
@@ -603,33 +606,52 @@ def _decide_duplicates(client, parsed: list, ok: list[int], *, buckets: int, wor
                        ) -> tuple[list[tuple], dict[int, str]]:
     """Near duplicates across the parsed partitions *ok* (steps 4 and 5 of the module's docstring):
     (ord, group ord, kind, match ord, score) rows, and the article id of every ord they name."""
+    from distributed import as_completed
+
     # The shuffle: bucket b of every partition goes to one linking task.
     links = [client.submit(link_bucket, *[client.submit(_bucket, parsed[i], b, pure=False) for i in ok],
                            key=f"marsad-links-{b}", pure=False)
              for b in range(buckets)]
     components = _components(client.gather(links))
-    # Candidate sets in batches, each sent to a worker with the partitions it reads.
+    # Candidate sets in batches, each sent to a worker with the articles it reads.
     batches: list[list[list[int]]] = []
-    size, limit = 0, max(64, sum(map(len, components)) // max(1, 4 * workers) + 1)
+    size = 0
+    limit = min(DECIDE_BATCH, max(64, sum(map(len, components)) // max(1, 4 * workers) + 1))
     for members in components:
         if not batches or size >= limit:
             batches.append([])
             size = 0
         batches[-1].append(members)
         size += len(members)
-    decided = []
-    for batch in batches:
+
+    def submit(number: int):
         # Only the batch's articles travel, picked where their partitions are: sending whole partitions
         # copied every partition to every worker when sets span them all, and at 1,000,000 articles ran
         # a 23 GB machine out of memory.
         needed: dict[int, list[int]] = {}
-        for members in batch:
+        for members in batches[number]:
             for o in members:
                 needed.setdefault(o >> 32, []).append(o & 0xFFFFFFFF)
         picked = [client.submit(pick_articles, parsed[i], positions, pure=False)
                   for i, positions in sorted(needed.items())]
-        decided.append(client.submit(decide_components, batch, start, *picked, pure=False))
-    rows = [row for part in client.gather(decided) for row in part]
+        future = client.submit(decide_components, batches[number], start, *picked, pure=False)
+        numbers[future.key] = number
+        return future
+
+    # A few batches at a time: a worker fetches the inputs of every task queued on it, so submitting all
+    # at once held most candidates' articles twice (the second 1,000,000-article run outgrew Dask's
+    # memory limit that way). Picked articles are released as their decision returns.
+    numbers: dict[str, int] = {}
+    parts: list[list] = [[] for _ in batches]
+    running = min(len(batches), DECIDING_PER_WORKER * _worker_count(client, workers))
+    queue = as_completed([submit(n) for n in range(running)])
+    for future in queue:
+        parts[numbers.pop(future.key)] = future.result()
+        future.release()
+        if running < len(batches):
+            queue.add(submit(running))
+            running += 1
+    rows = [row for part in parts for row in part]
     ids = {}
     wanted = {o for row in rows for o in (row[0], row[1], row[3]) if o is not None}
     by_partition: dict[int, list[int]] = {}
@@ -639,6 +661,14 @@ def _decide_duplicates(client, parsed: list, ok: list[int], *, buckets: int, wor
         names = client.submit(_ids_at, parsed[i], [o & 0xFFFFFFFF for o in ords], pure=False).result()
         ids.update({o: name for o, name in zip(ords, names)})
     return rows, ids
+
+
+def _worker_count(client, default: int) -> int:
+    """Workers the cluster has now (a given scheduler's cluster may differ from *default*)."""
+    try:
+        return max(1, len(client.scheduler_info().get("workers", {})))
+    except Exception:  # noqa: BLE001 - an old or unreachable scheduler: assume what was asked for
+        return max(1, default)
 
 
 def _named_groups(rows: list[tuple], ids: dict[int, str]) -> tuple[list[list[str]], list[tuple]]:
@@ -802,6 +832,7 @@ def backfill(
                     if on_progress:
                         on_progress(done, len(pending))
                 ok = [i for i in range(len(todo)) if i not in failed]
+                report.stage_seconds["parse_store"] = round(time.perf_counter() - started, 2)
 
                 if enrich:
                     # What needs enrichment is known once everything is stored: this run's new and changed
@@ -815,8 +846,10 @@ def backfill(
                         tagging[i] = client.submit(tag_partition, parsed[i], positions, retries=retries,
                                                    key=f"marsad-tag-{todo[i].key}-{i}", pure=False)
                 if not groups_done:
+                    mark = time.perf_counter()
                     rows, ids = _decide_duplicates(client, parsed, ok, buckets=buckets, workers=workers,
                                                    start=start_ts)
+                    report.stage_seconds["duplicates"] = round(time.perf_counter() - mark, 2)
                 for i, future in tagging.items():  # before the cluster closes: the articles are on the workers
                     try:
                         tagged.update((t.article_id, t) for t in future.result())
@@ -830,12 +863,17 @@ def backfill(
             report.duplicate_groups, plain = _named_groups(rows, ids)
             if parquet_dir:
                 _write_groups_parquet(Path(parquet_dir) / "duplicates.parquet", plain)
+        mark = time.perf_counter()
         report.story_articles, report.stories = run_story_stage(
             store, ingest_batches(list(summaries.values()), new_ids))
+        report.stage_seconds["stories"] = round(time.perf_counter() - mark, 2)
         if stored_ok and not groups_done:
             groups_mark.write_text(json.dumps(report.duplicate_groups, ensure_ascii=False), encoding="utf-8")
         # Linking after the story stage, as ingest enriches a batch after its stage: the two share no table.
+        mark = time.perf_counter()
         report.enriched = save_enrichment_slices(store, slices, tagged)
+        if enrich:
+            report.stage_seconds["enrich_link"] = round(time.perf_counter() - mark, 2)
     report.failed.extend(tag_failed)
     if enrich and stored_ok and not tag_failed:
         enrich_mark.write_text(model_version() + "\n", encoding="utf-8")

@@ -71,6 +71,11 @@ def _print_record(record: dict) -> None:
     click.echo("-" * 60)
 
 
+def _stage_times(seconds: dict[str, float]) -> None:
+    stages = ", ".join(f"{stage} {secs:.1f}s" for stage, secs in seconds.items() if secs >= 0.05)
+    click.echo(f"time by stage: {stages or 'under 0.1s'}", err=True)
+
+
 def _summary(report: IngestReport) -> None:
     click.echo(
         f"{report.files} file(s): {report.new} new, {report.updated} updated, "
@@ -78,8 +83,7 @@ def _summary(report: IngestReport) -> None:
         + (f", {len(report.skipped)} skipped as empty" if report.skipped else ""), err=True,
     )
     if report.seen:
-        stages = ", ".join(f"{stage} {secs:.1f}s" for stage, secs in report.seconds.items() if secs >= 0.05)
-        click.echo(f"time by stage: {stages or 'under 0.1s'}", err=True)
+        _stage_times(report.seconds)
     for where, reason in report.failed[:50]:
         click.echo(f"  failed: {where}: {reason}", err=True)
     if len(report.failed) > 50:
@@ -691,6 +695,8 @@ def backfill_command(ctx: click.Context, inputs: tuple[str, ...], scheduler: str
     click.echo(f"{report.partitions} partition(s), {report.skipped} already done: {report.new} new, "
                f"{report.updated} updated, {report.unchanged} unchanged, "
                f"{report.duplicates} duplicate(s) in {len(report.duplicate_groups)} group(s) in {report.seconds:.1f}s")
+    if report.stage_seconds:
+        _stage_times(report.stage_seconds)
     if report.story_articles:
         click.echo(f"stories: {report.story_articles} article(s) placed, {report.stories} new")
     if report.enriched:
