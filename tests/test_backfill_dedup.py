@@ -117,6 +117,7 @@ def test_backfill_gives_the_same_articles_and_groups_as_one_process_ingest(share
     sqlite_db = str(tmp_path / "backfill.db")
     report = backfill(paths, sqlite_db, workers=2, enrich=False, state_dir=str(tmp_path / "state-sqlite"))
     assert not report.failed and report.new == len(expected_ids)
+    assert report.story_articles == report.features_from_workers == len(expected_ids)  # analysed on the workers
     with SQLiteStore(sqlite_db) as store:
         assert [a.id for a in store.iter_articles()] == expected_ids  # the same articles, in the same order
     assert {frozenset(g) for g in report.duplicate_groups} == expected_groups
@@ -124,6 +125,7 @@ def test_backfill_gives_the_same_articles_and_groups_as_one_process_ingest(share
 
     report = backfill(paths, pg_dsn, workers=2, enrich=False, state_dir=str(tmp_path / "state-pg"))
     assert not report.failed and report.new == len(expected_ids)
+    assert report.features_from_workers == len(expected_ids)
     with open_store(pg_dsn) as store:
         assert [a.id for a in store.iter_articles()] == expected_ids  # pks reserved in input order
         assert duplicate_groups(store) == expected_groups

@@ -41,7 +41,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import datetime
 from pathlib import Path
 
 from .errors import MarsadError
@@ -50,9 +50,7 @@ from .ingest.files import InputItem, discover_inputs, read_input
 PAGES_PER_PARTITION = 500
 RETRIES = 2
 TAG_CHUNK = 200  # articles tagged together on a worker (`marsad.enrich.tag_articles`)
-BUCKETS = 16  # shuffle buckets for duplicate keys (one linking task each)
-DECIDE_BATCH = 20_000  # at most this many articles per duplicate-decision task (bar one larger candidate set)
-DECIDING_PER_WORKER = 2  # decision tasks submitted at once per worker (the rest wait in the client)
+FEATURES_AHEAD = 2  # partitions' features computed on the workers ahead of the story stage, per worker
 WARC_SUFFIXES = (".warc", ".warc.gz", ".arc", ".arc.gz")
 FAIL_ONCE_ENV = "MARSAD_BACKFILL_FAIL_ONCE"  # tests: a folder; each partition fails once (retries are tested)
 
@@ -84,7 +82,6 @@ class PartitionResult:
     unchanged: int = 0
     failed: list[tuple[str, str]] = field(default_factory=list)
     parquet: str | None = None
-    buckets: list = field(default_factory=list)  # BUCKETS arrays of (key, ord) pairs, ord = index << 32 | position
     items: list[int] = field(default_factory=list)  # articles per input item read (what `marsad ingest` batches)
     new_ids: list[str] = field(default_factory=list)  # ids stored anew by this partition
 
@@ -101,6 +98,7 @@ class BackfillReport:
     failed: list[tuple[str, str]] = field(default_factory=list)
     duplicate_groups: list[list[str]] = field(default_factory=list)  # article ids, first stored first
     story_articles: int = 0  # articles the duplicate and story stage processed
+    features_from_workers: int = 0  # of those, how many had their features computed on the workers
     stories: int = 0  # stories it added (started, less those merged into another)
     enriched: int = 0  # articles whose entities, places and tags were found and saved
     seconds: float = 0.0
@@ -236,47 +234,6 @@ def _items(path: str) -> Iterator[InputItem]:
     return read_warc(path) if _is_warc(path) else read_input(Path(path))
 
 
-# -- duplicate keys (the mapper side of the shuffle) ------------------------------------------------
-
-
-def _time(article, default: float) -> float:
-    """The time marsad.stories gives an article: published, else fetched, else stored (here: the run's start)."""
-    when = article.published_at or article.fetched_at
-    return when.timestamp() if when else default
-
-
-def _features(articles: list) -> list:
-    from .stories.indexer import featurizer
-
-    fz = featurizer()
-    return [fz.features(a.title, a.text.split("\n") if a.text else []) for a in articles]
-
-
-def _key_buckets(articles: list, index: int, buckets: int) -> list:
-    """(key, ord) pairs of every non-empty duplicate key, split into *buckets* by key."""
-    import numpy as np
-
-    from .dedup.engine import DedupEngine
-
-    if not articles:
-        return [np.empty((0, 2), dtype=np.uint64) for _ in range(buckets)]
-    bands, fps, titled = DedupEngine().keys_for(_features(articles))
-    n = len(articles)
-    ords = (np.uint64(index) << np.uint64(32)) + np.arange(n, dtype=np.uint64)
-    # One key space: band keys (uint32, salted per band) apart from the two 64-bit fingerprint kinds.
-    # A collision between kinds only joins two candidate sets; the engine then decides as usual.
-    parts = [(bands.astype(np.uint64).ravel() | (np.uint64(1) << np.uint64(62)), np.repeat(ords, bands.shape[1]),
-              bands.ravel() != 0),
-             (fps * np.uint64(0x9E3779B97F4A7C15), ords, fps != 0),
-             (titled * np.uint64(0xC2B2AE3D27D4EB4F) + np.uint64(1), ords, titled != 0)]
-    keys = np.concatenate([k[m] for k, _, m in parts])
-    owners = np.concatenate([o[m] for _, o, m in parts])
-    which = (keys * np.uint64(0xFF51AFD7ED558CCD)) >> np.uint64(58)  # top bits: the bucket
-    which = (which % np.uint64(buckets)).astype(np.int64)
-    pairs = np.stack([keys, owners], axis=1)
-    return [pairs[which == b] for b in range(buckets)]
-
-
 def _fail_once(partition: Partition) -> None:
     folder = os.environ.get(FAIL_ONCE_ENV)
     if folder:
@@ -286,17 +243,9 @@ def _fail_once(partition: Partition) -> None:
             raise RuntimeError(f"injected failure of partition {partition.key} (first attempt)")
 
 
-def process_partition(partition: Partition, db: str | None, parquet_dir: str | None, *, index: int = 0,
-                      write_parquet_file: bool = True, buckets: int = BUCKETS) -> PartitionResult:
-    """Parse one partition, write it to Parquet and compute its duplicate keys (a Dask task).
-
-    With *db* the articles are stored from here too (PostgreSQL, where workers write at once).
-    """
-    from .export import article_to_record, write_parquet
-
-    _fail_once(partition)
+def _read_partition(partition: Partition, index: int = 0) -> PartitionResult:
+    """A partition's articles, parsed, and what failed to parse."""
     result = PartitionResult(partition.key, index)
-    articles = []
     for path in partition.paths:
         items = _items(path)
         if partition.records is not None:
@@ -308,16 +257,27 @@ def process_partition(partition: Partition, db: str | None, parquet_dir: str | N
                 if not item.skipped:
                     result.failed.append((item.where, item.error))
                 continue
-            articles.extend(item.articles)
+            result.articles.extend(item.articles)
             result.items.append(len(item.articles))
+    return result
+
+
+def process_partition(partition: Partition, db: str | None, parquet_dir: str | None, *, index: int = 0,
+                      write_parquet_file: bool = True) -> PartitionResult:
+    """Parse one partition and write it to Parquet (a Dask task).
+
+    With *db* the articles are stored from here too (PostgreSQL, where workers write at once).
+    """
+    from .export import article_to_record, write_parquet
+
+    _fail_once(partition)
+    result = _read_partition(partition, index)
     if parquet_dir and write_parquet_file:
         target = Path(parquet_dir) / f"part-{partition.key}.parquet"
         partial = target.with_suffix(".parquet.partial")
-        write_parquet((article_to_record(a) for a in articles), str(partial))
+        write_parquet((article_to_record(a) for a in result.articles), str(partial))
         os.replace(partial, target)  # a half-written file never looks finished
         result.parquet = str(target)
-    result.articles = articles
-    result.buckets = _key_buckets(articles, index, buckets)
     if db:
         store_partition(result, db)
     return result
@@ -426,17 +386,126 @@ def ingest_batches(summaries: list[tuple[list[str], list[int]]], new_ids: set[st
     return counts
 
 
-def run_story_stage(store, batches: list[int]) -> tuple[int, int]:
+def run_story_stage(store, batches: list[int], features=None) -> tuple[int, int]:
     """Run the duplicate and story stage on the stored articles it has not seen, in pk order, in slices
-    of *batches* articles (`ingest_batches`), then on anything left; returns (articles, stories added)."""
+    of *batches* articles (`ingest_batches`), then on anything left; returns (articles, stories added).
+
+    *features*: where the stage gets articles' features before computing them itself (`FeatureFeed`)."""
     from .stories import update
 
     articles = stories = 0
     for limit in [n for n in batches if n] + [None]:
-        done = update(store, limit=limit)
+        done = update(store, limit=limit, features=features)
         articles += done.articles
         stories += done.new_stories - done.merges
     return articles, stories
+
+
+def partition_features(source: PartitionResult | Partition, positions: list[int]) -> list[tuple[str, str, object]]:
+    """(article id, content hash, features) of the articles at *positions* of a partition (a Dask task):
+    the story stage's analysis of each article (`marsad.dedup.features`), its largest cost, done on a
+    worker. *source* is the parsed partition while the workers hold it, else the partition, read again."""
+    from .stories.indexer import featurizer
+
+    parsed = _read_partition(source) if isinstance(source, Partition) else source
+    chosen = [parsed.articles[p] for p in positions]
+    computed = featurizer().batch([a.title for a in chosen], [a.text.split("\n") if a.text else [] for a in chosen])
+    return [(a.id, a.content_hash, f) for a, f in zip(chosen, computed)]
+
+
+class FeatureFeed:
+    """The story stage's source of features (`marsad.stories.indexer.update(features=...)`): features
+    computed by `partition_features` on the workers, a few partitions ahead of the stage.
+
+    The stage reads articles in pk order, which is input order for the articles a backfill stores anew,
+    so it needs the partitions one after another: a partition's features are fetched when the stage
+    reaches its first article, the next *ahead* are submitted, and earlier ones are dropped. An article
+    whose features are not here, or were computed from other content (an id whose later copy in the
+    input replaced its text), gets None, and the stage computes it itself.
+    """
+
+    def __init__(self, client, jobs: list[tuple[object, list[int], list[str]]], *, ahead: int = 2,
+                 retries: int = RETRIES):
+        self._client = client
+        self._jobs = jobs  # in input order: (parsed partition's future or the Partition, positions, ids)
+        self._job_of = {x: k for k, (_, _, ids) in enumerate(jobs) for x in ids}
+        self._futures: dict[int, object] = {}
+        self._ready: dict[str, tuple[str, object]] = {}  # id -> (content hash, features)
+        self._current = -1
+        self._ahead = ahead
+        self._retries = retries
+        self.failed: list[str] = []  # why a partition's features were computed in the client instead
+        self.served = 0  # articles whose features came from the workers
+
+    def __call__(self, rows: list) -> list:
+        out = []
+        for row in rows:
+            k = self._job_of.get(row[1])
+            if k is not None and k > self._current:
+                self._advance(k)
+            got = self._ready.get(row[1])
+            out.append(got[1] if got is not None and got[0] == row[8] else None)
+        self.served += sum(f is not None for f in out)
+        return out
+
+    def _submit(self, k: int) -> None:
+        if k < len(self._jobs) and k not in self._futures:
+            source, positions, _ = self._jobs[k]
+            # priority: ahead of enrichment's tagging tasks, which the stage does not wait for
+            self._futures[k] = self._client.submit(partition_features, source, positions, pure=False,
+                                                   retries=self._retries, priority=10)
+
+    def _advance(self, k: int) -> None:
+        for done in [j for j in self._futures if j < k]:
+            self._futures.pop(done).release()
+        self._ready.clear()
+        for j in range(k, k + 1 + self._ahead):
+            self._submit(j)
+        try:
+            self._ready = {x: (h, f) for x, h, f in self._futures.pop(k).result()}
+        except Exception as exc:  # noqa: BLE001 - the stage computes them itself
+            self.failed.append(f"{type(exc).__name__}: {exc}")
+        self._current = k
+
+    def close(self) -> None:
+        """Release what was submitted and not used."""
+        for future in self._futures.values():
+            future.release()
+        self._futures.clear()
+        self._ready.clear()
+
+
+def feature_jobs(sources: dict[int, object], summaries: dict[int, tuple[list[str], list[int]]],
+                 new_ids: set[str]) -> list[tuple[object, list[int], list[str]]]:
+    """What `FeatureFeed` computes: for each partition in input order, the positions and ids of the
+    articles it stored anew, each at its first appearance (the text the store keeps at that pk)."""
+    jobs, seen = [], set()
+    for i in sorted(summaries):
+        positions, ids = [], []
+        for position, article_id in enumerate(summaries[i][0]):
+            if article_id in new_ids and article_id not in seen:
+                seen.add(article_id)
+                positions.append(position)
+                ids.append(article_id)
+        if ids and i in sources:
+            jobs.append((sources[i], positions, ids))
+    return jobs
+
+
+def stored_groups(store, ids: set[str] | None = None) -> tuple[list[list[str]], list[tuple]]:
+    """The duplicate groups the story stage stored (those holding any of *ids*, or all), as article ids
+    in pk order, and their rows (id, group id, match id, kind, score) for ``duplicates.parquet``."""
+    rows = store.conn.execute(
+        """SELECT a.id, g.id, m.id, d.kind, d.score, d.group_pk FROM dedup_articles d
+           JOIN articles a ON a.pk = d.article_pk JOIN articles g ON g.pk = d.group_pk
+           LEFT JOIN articles m ON m.pk = d.match_pk
+           WHERE d.group_pk IN (SELECT group_pk FROM dedup_articles GROUP BY group_pk HAVING count(*) > 1)
+           ORDER BY d.article_pk""").fetchall()
+    groups: dict[int, list[str]] = {}  # in order of their first articles
+    for row in rows:
+        groups.setdefault(row[5], []).append(row[0])
+    kept = {g for g, members in groups.items() if ids is None or any(x in ids for x in members)}
+    return [groups[g] for g in groups if g in kept], [tuple(row[:5]) for row in rows if row[5] in kept]
 
 
 # -- enrichment: tagging on the workers, linking in the client ---------------------------------------
@@ -492,103 +561,6 @@ def save_enrichment_slices(store, slices: list[list[str]], tagged: dict) -> int:
     return saved
 
 
-def _bucket(result: PartitionResult, b: int):
-    return result.buckets[b]
-
-
-# -- the shuffle's reducer side, and the decisions ---------------------------------------------------
-
-
-def link_bucket(*parts) -> "object":
-    """Links (ord, ord) between articles sharing a key, for one bucket of keys from every partition."""
-    import numpy as np
-
-    pairs = np.concatenate([p for p in parts if len(p)]) if any(len(p) for p in parts) else \
-        np.empty((0, 2), dtype=np.uint64)
-    if len(pairs) < 2:
-        return np.empty((0, 2), dtype=np.uint64)
-    order = np.lexsort((pairs[:, 1], pairs[:, 0]))
-    pairs = pairs[order]
-    same = np.flatnonzero(pairs[1:, 0] == pairs[:-1, 0])
-    links = np.stack([pairs[same, 1], pairs[same + 1, 1]], axis=1)
-    links = links[links[:, 0] != links[:, 1]]
-    return np.unique(links, axis=0) if len(links) else links
-
-
-def _components(links: list) -> list[list[int]]:
-    """Connected sets (two or more articles) of the links, each sorted by ord."""
-    parent: dict[int, int] = {}
-
-    def find(x: int) -> int:
-        root = x
-        while parent.get(root, root) != root:
-            root = parent[root]
-        while parent.get(x, x) != root:
-            parent[x], x = root, parent[x]
-        return root
-
-    for block in links:
-        for a, b in block.tolist():
-            parent.setdefault(a, a)
-            parent.setdefault(b, b)
-            ra, rb = find(a), find(b)
-            if ra != rb:
-                parent[max(ra, rb)] = min(ra, rb)
-    sets: dict[int, list[int]] = {}
-    for x in list(parent):
-        sets.setdefault(find(x), []).append(x)
-    return [sorted(members) for members in sets.values() if len(members) > 1]
-
-
-@dataclass
-class PickedArticles:
-    """Some articles of a parsed partition, by position: what a decision task reads (`pick_articles`)."""
-
-    index: int
-    articles: dict[int, object]
-
-
-def pick_articles(result: PartitionResult, positions: list[int]) -> PickedArticles:
-    """The articles at *positions* of a parsed partition (a Dask task, run where the partition is)."""
-    articles = result.articles
-    return PickedArticles(result.index, {p: articles[p] for p in positions})
-
-
-def decide_components(components: list[list[int]], start: float, *results: PartitionResult | PickedArticles
-                      ) -> list[tuple[int, int, str | None, int | None, float]]:
-    """Run marsad.dedup's engine over each candidate set in input order (a Dask task).
-
-    Returns (ord, group ord, kind, match ord, score) for every article in a group of two or more.
-    An id seen twice (the same article in two inputs) counts at its first place, as a store keeps it.
-    """
-    from .dedup.engine import DedupEngine
-
-    by_index = {r.index: r for r in results}
-    out = []
-    for members in components:
-        first: dict[str, int] = {}
-        articles = {}
-        for o in members:
-            article = by_index[o >> 32].articles[o & 0xFFFFFFFF]
-            if article.id not in first:
-                first[article.id] = o
-                articles[o] = article
-        ords = sorted(articles)
-        if len(ords) < 2:
-            continue
-        engine = DedupEngine()
-        keys = list(range(1, len(ords) + 1))  # compact keys, in input order (ties break the same way)
-        chosen = [articles[o] for o in ords]
-        decisions = engine.process(keys, _features(chosen), [_time(a, start) for a in chosen])
-        for key, o, decision in zip(keys, ords, decisions):
-            group = engine.group_of(key)
-            if len(engine.members.get(group, [])) < 2:
-                continue
-            match = ords[decision.match - 1] if decision.match else None
-            out.append((o, ords[group - 1], decision.kind, match, float(decision.score)))
-    return out
-
-
 def _write_groups_parquet(path: Path, rows: list[tuple[str, str, str | None, str | None, float]]) -> None:
     import pyarrow as pa
     import pyarrow.parquet as pq
@@ -602,65 +574,7 @@ def _write_groups_parquet(path: Path, rows: list[tuple[str, str, str | None, str
     os.replace(partial, path)
 
 
-def _decide_duplicates(client, parsed: list, ok: list[int], *, buckets: int, workers: int, start: float
-                       ) -> tuple[list[tuple], dict[int, str]]:
-    """Near duplicates across the parsed partitions *ok* (steps 4 and 5 of the module's docstring):
-    (ord, group ord, kind, match ord, score) rows, and the article id of every ord they name."""
-    from distributed import as_completed
-
-    # The shuffle: bucket b of every partition goes to one linking task.
-    links = [client.submit(link_bucket, *[client.submit(_bucket, parsed[i], b, pure=False) for i in ok],
-                           key=f"marsad-links-{b}", pure=False)
-             for b in range(buckets)]
-    components = _components(client.gather(links))
-    # Candidate sets in batches, each sent to a worker with the articles it reads.
-    batches: list[list[list[int]]] = []
-    size = 0
-    limit = min(DECIDE_BATCH, max(64, sum(map(len, components)) // max(1, 4 * workers) + 1))
-    for members in components:
-        if not batches or size >= limit:
-            batches.append([])
-            size = 0
-        batches[-1].append(members)
-        size += len(members)
-
-    def submit(number: int):
-        # Only the batch's articles travel, picked where their partitions are: sending whole partitions
-        # copied every partition to every worker when sets span them all, and at 1,000,000 articles ran
-        # a 23 GB machine out of memory.
-        needed: dict[int, list[int]] = {}
-        for members in batches[number]:
-            for o in members:
-                needed.setdefault(o >> 32, []).append(o & 0xFFFFFFFF)
-        picked = [client.submit(pick_articles, parsed[i], positions, pure=False)
-                  for i, positions in sorted(needed.items())]
-        future = client.submit(decide_components, batches[number], start, *picked, pure=False)
-        numbers[future.key] = number
-        return future
-
-    # A few batches at a time: a worker fetches the inputs of every task queued on it, so submitting all
-    # at once held most candidates' articles twice (the second 1,000,000-article run outgrew Dask's
-    # memory limit that way). Picked articles are released as their decision returns.
-    numbers: dict[str, int] = {}
-    parts: list[list] = [[] for _ in batches]
-    running = min(len(batches), DECIDING_PER_WORKER * _worker_count(client, workers))
-    queue = as_completed([submit(n) for n in range(running)])
-    for future in queue:
-        parts[numbers.pop(future.key)] = future.result()
-        future.release()
-        if running < len(batches):
-            queue.add(submit(running))
-            running += 1
-    rows = [row for part in parts for row in part]
-    ids = {}
-    wanted = {o for row in rows for o in (row[0], row[1], row[3]) if o is not None}
-    by_partition: dict[int, list[int]] = {}
-    for o in wanted:
-        by_partition.setdefault(o >> 32, []).append(o)
-    for i, ords in by_partition.items():
-        names = client.submit(_ids_at, parsed[i], [o & 0xFFFFFFFF for o in ords], pure=False).result()
-        ids.update({o: name for o, name in zip(ords, names)})
-    return rows, ids
+# -- the run ----------------------------------------------------------------------------------------
 
 
 def _worker_count(client, default: int) -> int:
@@ -669,19 +583,6 @@ def _worker_count(client, default: int) -> int:
         return max(1, len(client.scheduler_info().get("workers", {})))
     except Exception:  # noqa: BLE001 - an old or unreachable scheduler: assume what was asked for
         return max(1, default)
-
-
-def _named_groups(rows: list[tuple], ids: dict[int, str]) -> tuple[list[list[str]], list[tuple]]:
-    """The duplicate groups as article ids (first stored first), and the rows by id for ``duplicates.parquet``."""
-    named = sorted(((ids[o], ids[g], kind, ids.get(m) if m is not None else None, score, o, g)
-                    for o, g, kind, m, score in rows), key=lambda r: r[5])
-    groups: dict[int, list[str]] = {}
-    for article_id, _, _, _, _, o, g in named:
-        groups.setdefault(g, []).append(article_id)
-    return [groups[g] for g in sorted(groups)], [r[:5] for r in named]
-
-
-# -- the run ----------------------------------------------------------------------------------------
 
 
 def _state_dir(db: str, parquet_dir: str | None, state_dir: str | None) -> Path:
@@ -704,7 +605,6 @@ def backfill(
     pages_per_partition: int = PAGES_PER_PARTITION,
     records_per_partition: int | None = None,
     retries: int = RETRIES,
-    buckets: int = BUCKETS,
     enrich: bool = True,
     on_progress: Callable[[int, int], None] | None = None,
 ) -> BackfillReport:
@@ -732,7 +632,6 @@ def backfill(
     from .store import open_store, resolve_db
 
     started = time.perf_counter()
-    start_ts = datetime.now(timezone.utc).replace(microsecond=0).timestamp()
     db = resolve_db(db)
     shared_writer = db.startswith(("postgresql://", "postgres://"))
     report = BackfillReport()
@@ -765,8 +664,6 @@ def backfill(
         known = {s.name for s in store.list_sources()}
         summaries: dict[int, tuple[list[str], list[int]]] = {}  # partition -> (article ids, articles per item)
         new_ids: set[str] = set()
-        rows: list[tuple] = []  # duplicate decisions (`_decide_duplicates`) and the ids they name
-        ids: dict[int, str] = {}
         tagging: dict[int, object] = {}  # partition -> its tagging task
         slices: list[list[str]] = []  # the ids to link and save, in ingest's batches (`enrichment_plan`)
         tagged: dict = {}  # article id -> TaggedArticle
@@ -777,7 +674,7 @@ def backfill(
         try:
             with Client(scheduler or cluster) as client:
                 parsed = [client.submit(process_partition, p, None, parquet_dir, index=i,
-                                        write_parquet_file=p.key in pending, buckets=buckets,
+                                        write_parquet_file=p.key in pending,
                                         key=f"marsad-parse-{p.key}-{i}", retries=retries, pure=False)
                           for i, p in enumerate(todo)]
                 pk_of: dict[str, int] = {}  # PostgreSQL: each id's pk, reserved at its first appearance
@@ -793,6 +690,8 @@ def backfill(
                             article_ids, items = _summary(result)
                         summaries[i] = (article_ids, items)
                         if partition.key not in pending:
+                            if not enrich:
+                                parsed[i] = None
                             continue
                         if shared_writer:  # each worker writes its own partitions, under pks reserved here
                             fresh = [x for x in dict.fromkeys(article_ids) if x not in pk_of]
@@ -808,6 +707,9 @@ def backfill(
                                 _count(result, store_articles(store, result.articles[start : start + 500],
                                                               known_sources=known))
                             stored[i] = (result.new_ids, result.updated, result.unchanged, [])
+                            del result
+                            if not enrich:  # nothing on the workers reads it again: free their memory
+                                parsed[i] = None
                     except Exception as exc:  # noqa: BLE001 - a partition that failed all its retries
                         report.failed.append((where, f"{type(exc).__name__}: {exc}"))
                         failed.add(i)
@@ -822,6 +724,8 @@ def backfill(
                         failed.add(i)
                         continue
                     fresh_ids, updated, unchanged, problems = outcome
+                    if not enrich:
+                        parsed[i] = None
                     new_ids.update(fresh_ids)
                     report.new += len(fresh_ids)
                     report.updated += updated
@@ -836,8 +740,8 @@ def backfill(
 
                 if enrich:
                     # What needs enrichment is known once everything is stored: this run's new and changed
-                    # articles, and those an interrupted run left. Tagging goes out before the shuffle, so
-                    # the workers start on the expensive part; linking waits for the client (below).
+                    # articles, and those an interrupted run left. Tagging goes out before the story stage,
+                    # so the workers start on the expensive part; linking waits for the client (below).
                     to_tag, slices = enrichment_plan(list(summaries.values()),
                                                      set(store.pending_enrichment(model_version())))
                     order = list(summaries)  # enrichment_plan numbers the summaries; these are their partitions
@@ -845,11 +749,22 @@ def backfill(
                         i = order[k]
                         tagging[i] = client.submit(tag_partition, parsed[i], positions, retries=retries,
                                                    key=f"marsad-tag-{todo[i].key}-{i}", pure=False)
-                if not groups_done:
-                    mark = time.perf_counter()
-                    rows, ids = _decide_duplicates(client, parsed, ok, buckets=buckets, workers=workers,
-                                                   start=start_ts)
-                    report.stage_seconds["duplicates"] = round(time.perf_counter() - mark, 2)
+                # The duplicate and story stage, in the client, in pk order (`run_story_stage`); the
+                # analysis of each article, its largest cost, is done by the workers a few partitions ahead.
+                sources = {i: parsed[i] if parsed[i] is not None else todo[i] for i in ok}
+                feed = FeatureFeed(client, feature_jobs(sources, summaries, new_ids),
+                                   ahead=FEATURES_AHEAD * _worker_count(client, workers), retries=retries)
+                mark = time.perf_counter()
+                try:
+                    report.story_articles, report.stories = run_story_stage(
+                        store, ingest_batches(list(summaries.values()), new_ids), features=feed)
+                finally:
+                    feed.close()
+                report.features_from_workers = feed.served
+                report.stage_seconds["stories"] = round(time.perf_counter() - mark, 2)
+                if feed.failed:
+                    log.warning("features computed in the client for %d partition(s): %s", len(feed.failed),
+                                feed.failed[0])
                 for i, future in tagging.items():  # before the cluster closes: the articles are on the workers
                     try:
                         tagged.update((t.article_id, t) for t in future.result())
@@ -857,18 +772,17 @@ def backfill(
                         tag_failed.append((",".join(todo[i].paths)[:200], f"tagging: {type(exc).__name__}: {exc}"))
         finally:
             if cluster is not None:
-                cluster.close()  # before the story stage: the workers hold every parsed partition
+                cluster.close()
         stored_ok = not [f for f in report.failed if f not in missing]
         if not groups_done:
-            report.duplicate_groups, plain = _named_groups(rows, ids)
+            # The groups are those the stage stored (copies found across partitions and against what
+            # the store already held), for this run's articles.
+            every_id = {x for ids, _ in summaries.values() for x in ids}
+            report.duplicate_groups, rows = stored_groups(store, every_id)
             if parquet_dir:
-                _write_groups_parquet(Path(parquet_dir) / "duplicates.parquet", plain)
-        mark = time.perf_counter()
-        report.story_articles, report.stories = run_story_stage(
-            store, ingest_batches(list(summaries.values()), new_ids))
-        report.stage_seconds["stories"] = round(time.perf_counter() - mark, 2)
-        if stored_ok and not groups_done:
-            groups_mark.write_text(json.dumps(report.duplicate_groups, ensure_ascii=False), encoding="utf-8")
+                _write_groups_parquet(Path(parquet_dir) / "duplicates.parquet", rows)
+            if stored_ok:
+                groups_mark.write_text(json.dumps(report.duplicate_groups, ensure_ascii=False), encoding="utf-8")
         # Linking after the story stage, as ingest enriches a batch after its stage: the two share no table.
         mark = time.perf_counter()
         report.enriched = save_enrichment_slices(store, slices, tagged)
@@ -880,6 +794,3 @@ def backfill(
     report.seconds = round(time.perf_counter() - started, 2)
     return report
 
-
-def _ids_at(result: PartitionResult, positions: list[int]) -> list[str]:
-    return [result.articles[p].id for p in positions]

@@ -165,8 +165,17 @@ def _state(store, conn) -> tuple[_State, bool]:
     return state, True
 
 
-def update(store, *, batch_size: int = BATCH, limit: int | None = None) -> IndexReport:
-    """Run the duplicate and story stages on every stored article not processed yet."""
+FeatureSource = Callable[[list], list]  # the stage's article rows -> Features (or None: compute here) each
+
+
+def update(store, *, batch_size: int = BATCH, limit: int | None = None,
+           features: FeatureSource | None = None) -> IndexReport:
+    """Run the duplicate and story stages on every stored article not processed yet.
+
+    *features*, when given, is asked first for the features of each batch's articles (rows of pk, id,
+    title, text, source, published_at, fetched_at, stored_at, content_hash); it answers None for those it
+    does not have, which are computed here. `marsad.backfill` computes them on its workers.
+    """
     report = IndexReport()
     started = time.perf_counter()
     while limit is None or report.articles < limit:
@@ -175,13 +184,13 @@ def update(store, *, batch_size: int = BATCH, limit: int | None = None) -> Index
             report.reloaded |= reloaded
             size = batch_size if limit is None else min(batch_size, limit - report.articles)
             rows = conn.execute(
-                """SELECT pk, id, title, text, source, published_at, fetched_at, stored_at FROM articles
-                   WHERE pk > ? ORDER BY pk LIMIT ?""",
+                """SELECT pk, id, title, text, source, published_at, fetched_at, stored_at, content_hash
+                   FROM articles WHERE pk > ? ORDER BY pk LIMIT ?""",
                 (state.mark, size),
             ).fetchall()
             if not rows:
                 break
-            _process(conn, state, rows, report)
+            _process(conn, state, rows, report, features)
     report.seconds = time.perf_counter() - started
     state = _STATES.get(store)
     if state is not None:
@@ -189,10 +198,15 @@ def update(store, *, batch_size: int = BATCH, limit: int | None = None) -> Index
     return report
 
 
-def _process(conn, state: _State, rows, report: IndexReport) -> None:
-    fz = featurizer()
+def _process(conn, state: _State, rows, report: IndexReport, features: FeatureSource | None = None) -> None:
     keys = [r[0] for r in rows]
-    feats = fz.batch([r[2] for r in rows], [r[3].split("\n") if r[3] else [] for r in rows])
+    feats = features(rows) if features is not None else [None] * len(rows)
+    missing = [i for i, f in enumerate(feats) if f is None]
+    if missing:
+        computed = featurizer().batch([rows[i][2] for i in missing],
+                                      [rows[i][3].split("\n") if rows[i][3] else [] for i in missing])
+        for i, f in zip(missing, computed):
+            feats[i] = f
     times = [_ts(r[5]) or _ts(r[6]) or _ts(r[7]) or 0.0 for r in rows]
     decisions = state.dedup.process(keys, feats, times)
     bands, fps, titled = state.dedup.last_keys
