@@ -221,3 +221,25 @@ def test_one_large_file_split_into_partitions(planted, tmp_path):
     with SQLiteStore(db) as store:
         assert [a.id for a in store.iter_articles()] == expected
     assert {frozenset(g) for g in report.duplicate_groups} == expected_groups and len(expected_groups) >= 4
+
+
+def test_an_article_replaced_later_in_the_input_is_analysed_from_its_stored_text(planted, tmp_path):
+    """The workers analyse each article at its first appearance; a later copy that replaced its text
+    in the store must not lend the story stage the old text's features."""
+    from marsad.stories.indexer import featurizer
+
+    shards, _ = planted
+    first = _records(shards[0], 100)
+    original = _long(first, 1)[0]
+    changed = dict(original, text=original["text"] + "\nوأضاف المصدر في تحديث لاحق أن المفاوضات ستستأنف الأسبوع المقبل.")
+    later = _write(tmp_path / "later.jsonl.gz", [changed])
+    db = str(tmp_path / "replaced.db")
+    report = backfill([str(shards[0]), str(later)], db, workers=2, enrich=False, state_dir=str(tmp_path / "state"))
+    assert not report.failed and (report.new, report.updated) == (100, 1)
+    assert report.story_articles == 100 and report.features_from_workers == 99
+    with SQLiteStore(db) as store:
+        fp, title, text = store.conn.execute(
+            "SELECT d.text_fp, a.title, a.text FROM dedup_articles d JOIN articles a ON a.pk = d.article_pk "
+            "WHERE a.url = ?", (original["url"],)).fetchone()
+    assert text.endswith("الأسبوع المقبل.")
+    assert fp == featurizer().features(title, text.split("\n")).text_fp != 0

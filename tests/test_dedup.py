@@ -176,6 +176,40 @@ def test_batches_give_the_same_groups_as_one_batch(fz):
     assert groups[0] == groups[1] == groups[2]
 
 
+def test_features_loaded_back_give_the_decisions_of_a_full_cache(fz):
+    """A long-running store keeps only recent features and loads older ones back from the stored text."""
+    rng = random.Random(5)
+    texts = []
+    for i in range(60):
+        base = WIRE if i % 3 else OTHER + WIRE[2:]
+        paras = [p for p in base if rng.random() > 0.25] or base[:1]
+        texts.append((f"عنوان {i}", paras))
+    feats = [fz.features(title, paras) for title, paras in texts]
+    keys = list(range(1, len(feats) + 1))
+    full = DedupEngine()
+    small = DedupEngine(loader=lambda key: fz.features(*texts[key - 1]), cache_size=4)
+    for start in range(0, len(feats), 5):
+        a = full.process(keys[start : start + 5], feats[start : start + 5])
+        b = small.process(keys[start : start + 5], feats[start : start + 5])
+        assert [(d.group, d.kind, d.match, d.score, d.merged) for d in a] == \
+            [(d.group, d.kind, d.match, d.score, d.merged) for d in b]
+    assert small.stats["loaded"] > 0
+
+
+def test_an_exact_copy_of_an_old_text_loads_no_features_back(fz):
+    """Its group's seed is read only when the copy matches a second group too."""
+    texts = [("الصحة", WIRE)] + [(f"عكاظ {i}", OTHER + [f"الفقرة رقم {i} من خبر آخر عن السوق والشعراء والخط"])
+                                   for i in range(6)] + [("الصحة اليوم", WIRE)]
+    engine = DedupEngine(loader=lambda key: fz.features(*texts[key - 1]), cache_size=2)
+    feats = [fz.features(t, p) for t, p in texts]
+    n = len(texts)
+    engine.process(list(range(1, n)), feats[:-1])
+    loaded = engine.stats["loaded"]
+    (decision,) = engine.process([n], feats[-1:])
+    assert (decision.kind, decision.group) == ("exact", 1)
+    assert engine.stats["loaded"] == loaded
+
+
 # -- robustness to the edits outlets make (synthetic perturbations of a text) --------------------
 
 def _perturb(paras: list[str], how: str, rng: random.Random) -> list[str]:

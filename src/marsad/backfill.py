@@ -9,26 +9,23 @@ In order:
 2. skip storing partitions whose key is marked done in the state folder (a re-run resumes);
 3. on the cluster (`scheduler=tcp://HOST:8786`, or a LocalCluster of `workers` processes), one
    task per partition (retried `retries` times when it fails): parse (marsad.ingest.files,
-   WARC responses through warcio and the crawler's extractor), write ``part-KEY.parquet``,
-   and compute each article's duplicate keys (MinHash LSH band keys and exact fingerprints,
-   exactly as marsad.dedup's engine does);
-4. near duplicates across partitions: every partition's (key, article) pairs are hashed into
-   buckets, each bucket goes to one task (the shuffle between workers), which links articles
-   sharing a key; on the client a union-find turns the links into candidate sets; each set is
-   decided by marsad.dedup's engine in input order on a worker (an article's decision depends
-   only on articles sharing a key with it, so this gives the groups a one-process ingest gives);
-5. store: on PostgreSQL each partition is written by a worker task (COPY, many writers are
+   WARC responses through warcio and the crawler's extractor) and write ``part-KEY.parquet``;
+4. store: on PostgreSQL each partition is written by a worker task (COPY, many writers are
    safe there) under article pks the client reserved in input order; on SQLite (one writer) the
    client stores the partitions in input order; either way pks follow the input as in `marsad ingest`;
-   with `parquet_dir` the groups are also written to ``duplicates.parquet``;
-6. mark each stored partition done and report progress;
-7. enrichment, tagging part: the stored articles that need it (`pending_enrichment`: new, changed, or
+   a stored partition is let go on the workers unless enrichment reads it;
+5. mark each stored partition done and report progress;
+6. enrichment, tagging part: the stored articles that need it (`pending_enrichment`: new, changed, or
    left by an interrupted run) are tagged on the workers, one task per partition, each id once (NER and
    key phrases, the expensive part, which depends on the article alone); small records come back;
-8. the duplicate and story stage (marsad.stories, sequential by nature) runs once in the client over
-   the new articles, in pk order and in the slices `marsad ingest` would have run it on, so the
-   duplicate groups and stories stored are those of a one-process ingest;
-9. enrichment, linking part: in the client, in ingest's batches and order, each batch linked against
+7. the duplicate and story stage (marsad.stories, sequential by nature: each article is compared with
+   every earlier one, across all partitions and what the store held) runs once in the client over the
+   new articles, in pk order and in the slices `marsad ingest` would have run it on, so the duplicate
+   groups and stories stored are those of a one-process ingest; its per-article analysis (features:
+   terms, shingles, fingerprints), about half its cost, is computed on the workers a few partitions
+   ahead (`FeatureFeed`); the groups it stored are the report's and, with `parquet_dir`,
+   ``duplicates.parquet``'s;
+8. enrichment, linking part: in the client, in ingest's batches and order, each batch linked against
    the aliases earlier batches stored, then saved at once (`marsad.enrich.save_tagged`), so the
    mentions, entities and tags stored are those of a one-process ingest.
 """
