@@ -304,3 +304,19 @@ def test_pairs_within_a_batch_are_every_earlier_article_with_the_same_key():
                 i, j = max(owner[a], owner[b]), min(owner[a], owner[b])
                 expected[(int(i), int(article_keys[j]))] = expected.get((int(i), int(article_keys[j])), 0) + 1
     assert got == expected
+
+
+def test_keys_computed_with_the_features_elsewhere_give_the_same_decisions(fz):
+    """A backfill's workers attach each article's duplicate keys to its features; the engine uses them."""
+    rng = random.Random(11)
+    texts = [(f"عنوان {i}", [p for p in (WIRE if i % 2 else OTHER) if rng.random() > 0.2] or WIRE[:1])
+             for i in range(30)]
+    plain = [fz.features(t, p) for t, p in texts]
+    keyed = [fz.features(t, p) for t, p in texts]
+    DedupEngine().attach_keys(keyed)
+    assert all(f.dedup_keys is not None for f in keyed)
+    a, b = DedupEngine(), DedupEngine()
+    keys = list(range(1, 31))
+    da, db = a.process(keys, plain), b.process(keys, keyed)
+    assert [(d.group, d.kind, d.match, d.score) for d in da] == [(d.group, d.kind, d.match, d.score) for d in db]
+    assert all((x == y).all() for x, y in zip(a.last_keys, b.last_keys))

@@ -400,13 +400,15 @@ def run_story_stage(store, batches: list[int], features=None) -> tuple[int, int]
 
 def partition_features(source: PartitionResult | Partition, positions: list[int]) -> list[tuple[str, str, object]]:
     """(article id, content hash, features) of the articles at *positions* of a partition (a Dask task):
-    the story stage's analysis of each article (`marsad.dedup.features`), its largest cost, done on a
-    worker. *source* is the parsed partition while the workers hold it, else the partition, read again."""
+    the story stage's analysis of each article (`marsad.dedup.features`), its largest cost, and the
+    article's duplicate keys (MinHash LSH band keys and fingerprints), done on a worker. *source* is the parsed partition while the workers hold it, else the partition, read again."""
+    from .dedup.engine import DedupEngine
     from .stories.indexer import featurizer
 
     parsed = _read_partition(source) if isinstance(source, Partition) else source
     chosen = [parsed.articles[p] for p in positions]
     computed = featurizer().batch([a.title for a in chosen], [a.text.split("\n") if a.text else [] for a in chosen])
+    DedupEngine().attach_keys(computed)  # MinHash signatures and LSH band keys, fingerprints
     return [(a.id, a.content_hash, f) for a, f in zip(chosen, computed)]
 
 

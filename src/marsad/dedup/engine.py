@@ -215,6 +215,20 @@ class DedupEngine:
              for f in features], dtype=np.int64).view(np.uint64)
         return bands, fps, titled
 
+    def attach_keys(self, features: Sequence[Features]) -> None:
+        """Compute the duplicate keys of *features* now and keep them on each (`Features.dedup_keys`),
+        so that `process` does not: a backfill's workers do this part of the work in parallel."""
+        bands, fps, titled = self.keys_for(features)
+        for f, row, fp, t in zip(features, bands, fps.tolist(), titled.tolist()):
+            f.dedup_keys = (row, fp, t)
+
+    def _keys(self, features: Sequence[Features]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        given = [f.dedup_keys for f in features]
+        if self.config != DEFAULT_CONFIG or any(k is None for k in given):
+            return self.keys_for(features)
+        return (np.stack([k[0] for k in given]).astype(np.uint32),
+                np.array([k[1] for k in given], dtype=np.uint64), np.array([k[2] for k in given], dtype=np.uint64))
+
     # -- deciding ----------------------------------------------------------------------------------
 
     def _fits_group(self, f: Features, group: int, matched: int, when: float | None = None) -> bool:
@@ -241,7 +255,7 @@ class DedupEngine:
         keys_arr = np.asarray(keys, dtype=np.int64)
         if times is not None:
             self._set_times(keys_arr, np.asarray(times, dtype=np.float64))
-        bands, fps, titled = self.keys_for(features)
+        bands, fps, titled = self._keys(features)
         self.last_keys = (bands, fps, titled)
 
         # Stored articles that share a band or a fingerprint with each new one, and earlier

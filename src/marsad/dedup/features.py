@@ -228,6 +228,9 @@ class Features:
     title_fp: int  # signed 64-bit fingerprint of the normalised title (0 when empty)
     shingles: np.ndarray = field(repr=False)  # uint64, sorted, unique
     lead: np.ndarray = field(repr=False)  # uint64, unique shingles among the first LEAD_SHINGLES
+    # The duplicate keys (band keys, text key, title+text key; `DedupEngine.keys_for`) when they
+    # were computed with the features elsewhere (a backfill's workers); None: the engine computes them.
+    dedup_keys: tuple[np.ndarray, int, int] | None = field(default=None, repr=False)
 
     @property
     def size(self) -> int:
