@@ -22,8 +22,8 @@ In order:
    every earlier one, across all partitions and what the store held) runs once in the client over the
    new articles, in pk order and in the slices `marsad ingest` would have run it on, so the duplicate
    groups and stories stored are those of a one-process ingest; its per-article analysis (features:
-   terms, shingles, fingerprints), about half its cost, is computed on the workers a few partitions
-   ahead (`FeatureFeed`); the groups it stored are the report's and, with `parquet_dir`,
+   terms, shingles, fingerprints; MinHash LSH band keys), about half its cost, is computed on the
+   workers a few partitions ahead (`FeatureFeed`); the groups it stored are the report's and, with `parquet_dir`,
    ``duplicates.parquet``'s;
 8. enrichment, linking part: in the client, in ingest's batches and order, each batch linked against
    the aliases earlier batches stored, then saved at once (`marsad.enrich.save_tagged`), so the
