@@ -162,13 +162,19 @@ def test_a_roundup_of_two_items_does_not_join_their_groups(fz):
     assert engine.group_of(1) != engine.group_of(3)  # the roundup (5) matched both, merged neither
 
 
-def test_batches_give_the_same_groups_as_one_batch(fz):
-    rng = random.Random(3)
+def _trimmed_versions(seed: int, every: int) -> list[tuple[str, list[str]]]:
+    """60 (title, paragraphs): the wire text, or another text ending in part of it, paragraphs dropped at random."""
+    rng = random.Random(seed)
     texts = []
     for i in range(60):
-        base = WIRE if i % 2 else OTHER + WIRE[2:]
+        base = WIRE if i % every else OTHER + WIRE[2:]
         paras = [p for p in base if rng.random() > 0.25] or base[:1]
         texts.append((f"عنوان {i}", paras))
+    return texts
+
+
+def test_batches_give_the_same_groups_as_one_batch(fz):
+    texts = _trimmed_versions(3, 2)
     one = engine_decide(fz, texts)
     many = engine_decide(fz, texts, batch=7)
     single = engine_decide(fz, texts, batch=1)
@@ -178,12 +184,7 @@ def test_batches_give_the_same_groups_as_one_batch(fz):
 
 def test_features_loaded_back_give_the_decisions_of_a_full_cache(fz):
     """A long-running store keeps only recent features and loads older ones back from the stored text."""
-    rng = random.Random(5)
-    texts = []
-    for i in range(60):
-        base = WIRE if i % 3 else OTHER + WIRE[2:]
-        paras = [p for p in base if rng.random() > 0.25] or base[:1]
-        texts.append((f"عنوان {i}", paras))
+    texts = _trimmed_versions(5, 3)
     feats = [fz.features(title, paras) for title, paras in texts]
     keys = list(range(1, len(feats) + 1))
     full = DedupEngine()
