@@ -72,7 +72,6 @@ class PartitionResult:
     """What one partition produced."""
 
     key: str
-    index: int = 0
     articles: list = field(default_factory=list)
     new: int = 0
     updated: int = 0
@@ -99,7 +98,7 @@ class BackfillReport:
     stories: int = 0  # stories it added (started, less those merged into another)
     enriched: int = 0  # articles whose entities, places and tags were found and saved
     seconds: float = 0.0
-    stage_seconds: dict[str, float] = field(default_factory=dict)  # parse_store, duplicates, stories, enrich_link
+    stage_seconds: dict[str, float] = field(default_factory=dict)  # parse_store, stories, enrich_link
 
     @property
     def seen(self) -> int:
@@ -240,9 +239,9 @@ def _fail_once(partition: Partition) -> None:
             raise RuntimeError(f"injected failure of partition {partition.key} (first attempt)")
 
 
-def _read_partition(partition: Partition, index: int = 0) -> PartitionResult:
+def _read_partition(partition: Partition) -> PartitionResult:
     """A partition's articles, parsed, and what failed to parse."""
-    result = PartitionResult(partition.key, index)
+    result = PartitionResult(partition.key)
     for path in partition.paths:
         items = _items(path)
         if partition.records is not None:
@@ -259,7 +258,7 @@ def _read_partition(partition: Partition, index: int = 0) -> PartitionResult:
     return result
 
 
-def process_partition(partition: Partition, db: str | None, parquet_dir: str | None, *, index: int = 0,
+def process_partition(partition: Partition, db: str | None, parquet_dir: str | None, *,
                       write_parquet_file: bool = True) -> PartitionResult:
     """Parse one partition and write it to Parquet (a Dask task).
 
@@ -268,7 +267,7 @@ def process_partition(partition: Partition, db: str | None, parquet_dir: str | N
     from .export import article_to_record, write_parquet
 
     _fail_once(partition)
-    result = _read_partition(partition, index)
+    result = _read_partition(partition)
     if parquet_dir and write_parquet_file:
         target = Path(parquet_dir) / f"part-{partition.key}.parquet"
         partial = target.with_suffix(".parquet.partial")
@@ -401,7 +400,8 @@ def run_story_stage(store, batches: list[int], features=None) -> tuple[int, int]
 def partition_features(source: PartitionResult | Partition, positions: list[int]) -> list[tuple[str, str, object]]:
     """(article id, content hash, features) of the articles at *positions* of a partition (a Dask task):
     the story stage's analysis of each article (`marsad.dedup.features`), its largest cost, and the
-    article's duplicate keys (MinHash LSH band keys and fingerprints), done on a worker. *source* is the parsed partition while the workers hold it, else the partition, read again."""
+    article's duplicate keys (MinHash LSH band keys and fingerprints), done on a worker. *source* is
+    the parsed partition while the workers hold it, else the partition, read again."""
     from .dedup.engine import DedupEngine
     from .stories.indexer import featurizer
 
@@ -672,7 +672,7 @@ def backfill(
                                                       dashboard_address=None, silence_logs=logging.CRITICAL)
         try:
             with Client(scheduler or cluster) as client:
-                parsed = [client.submit(process_partition, p, None, parquet_dir, index=i,
+                parsed = [client.submit(process_partition, p, None, parquet_dir,
                                         write_parquet_file=p.key in pending,
                                         key=f"marsad-parse-{p.key}-{i}", retries=retries, pure=False)
                           for i, p in enumerate(todo)]
