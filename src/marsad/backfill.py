@@ -491,22 +491,6 @@ def feature_jobs(sources: dict[int, object], summaries: dict[int, tuple[list[str
     return jobs
 
 
-def stored_groups(store, ids: set[str] | None = None) -> tuple[list[list[str]], list[tuple]]:
-    """The duplicate groups the story stage stored (those holding any of *ids*, or all), as article ids
-    in pk order, and their rows (id, group id, match id, kind, score) for ``duplicates.parquet``."""
-    rows = store.conn.execute(
-        """SELECT a.id, g.id, m.id, d.kind, d.score, d.group_pk FROM dedup_articles d
-           JOIN articles a ON a.pk = d.article_pk JOIN articles g ON g.pk = d.group_pk
-           LEFT JOIN articles m ON m.pk = d.match_pk
-           WHERE d.group_pk IN (SELECT group_pk FROM dedup_articles GROUP BY group_pk HAVING count(*) > 1)
-           ORDER BY d.article_pk""").fetchall()
-    groups: dict[int, list[str]] = {}  # in order of their first articles
-    for row in rows:
-        groups.setdefault(row[5], []).append(row[0])
-    kept = {g for g, members in groups.items() if ids is None or any(x in ids for x in members)}
-    return [groups[g] for g in groups if g in kept], [tuple(row[:5]) for row in rows if row[5] in kept]
-
-
 # -- enrichment: tagging on the workers, linking in the client ---------------------------------------
 
 
@@ -626,6 +610,7 @@ def backfill(
     except ImportError as exc:
         raise MarsadError(f"marsad backfill needs Dask ({exc}); run: pip install 'marsad[dask]'") from exc
 
+    from .dedup.api import stored_groups
     from .enrich import model_version
     from .pipeline import store_articles
     from .store import open_store, resolve_db

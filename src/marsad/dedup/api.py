@@ -64,11 +64,22 @@ def duplicates_of(store, article_id: str) -> DuplicateGroup:
     return DuplicateGroup(canonical_id=canonical[1], members=members)
 
 
+def stored_groups(store, ids: set[str] | None = None) -> tuple[list[list[str]], list[tuple]]:
+    """The duplicate groups the story stage stored (those holding any of *ids*, or all), as article ids
+    in pk order, and their rows (id, group id, match id, kind, score) for ``duplicates.parquet``."""
+    rows = store.conn.execute(
+        """SELECT a.id, g.id, m.id, d.kind, d.score, d.group_pk FROM dedup_articles d
+           JOIN articles a ON a.pk = d.article_pk JOIN articles g ON g.pk = d.group_pk
+           LEFT JOIN articles m ON m.pk = d.match_pk
+           WHERE d.group_pk IN (SELECT group_pk FROM dedup_articles GROUP BY group_pk HAVING count(*) > 1)
+           ORDER BY d.article_pk""").fetchall()
+    groups: dict[int, list[str]] = {}  # in order of their first articles
+    for row in rows:
+        groups.setdefault(row[5], []).append(row[0])
+    kept = {g for g, members in groups.items() if ids is None or any(x in ids for x in members)}
+    return [groups[g] for g in groups if g in kept], [tuple(row[:5]) for row in rows if row[5] in kept]
+
+
 def duplicate_groups(store) -> set[frozenset[str]]:
     """Every group of two or more copies, as sets of article ids (to compare two runs' results)."""
-    rows = store.conn.execute(
-        "SELECT a.id, d.group_pk FROM dedup_articles d JOIN articles a ON a.pk = d.article_pk").fetchall()
-    groups: dict[int, set[str]] = {}
-    for article_id, group in rows:
-        groups.setdefault(group, set()).add(article_id)
-    return {frozenset(g) for g in groups.values() if len(g) > 1}
+    return {frozenset(g) for g in stored_groups(store)[0]}
