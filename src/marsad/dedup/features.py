@@ -113,6 +113,19 @@ def strip_boilerplate(paragraphs: Sequence[str]) -> list[str]:
 # -- terms -------------------------------------------------------------------------------------
 
 
+class _TokenIds(dict):
+    """token -> dense id; looking up an unseen token gives it the next id and lists it in `unseen`."""
+
+    def __init__(self):
+        super().__init__()
+        self.unseen: list[str] = []
+
+    def __missing__(self, token: str) -> int:
+        self[token] = new = len(self)
+        self.unseen.append(token)
+        return new
+
+
 class _TokenCache:
     """Whitespace token as written -> its index terms, analysed on first sight and remembered.
 
@@ -128,7 +141,7 @@ class _TokenCache:
 
     def __init__(self, analyzer: Analyzer):
         self.analyzer = analyzer
-        self.ids: dict[str, int] = {}  # token -> token id
+        self.ids = _TokenIds()  # token -> token id (an unseen token gets the next id on lookup)
         self.term_ids: dict[str, int] = {}  # term -> term id
         self.terms: list[str] = []  # term id -> term
         self._start = np.zeros(0, dtype=np.int64)  # token id -> first position in _flat
@@ -151,7 +164,7 @@ class _TokenCache:
         return out
 
     def learn(self, tokens: Sequence[str]) -> None:
-        """Analyse unseen (distinct) tokens."""
+        """Analyse tokens just given ids (distinct, in id order, following every known one)."""
         index_text = self.analyzer.index_text
         term_ids = self.term_ids
         new_terms: list[str] = []
@@ -166,9 +179,8 @@ class _TokenCache:
                     tid = term_ids[t] = len(self.terms) + len(new_terms)
                     new_terms.append(t)
                 flat.append(tid)
-        first = len(self.ids)
-        self.ids.update(zip(tokens, range(first, first + len(tokens))))
         n = len(self.ids)
+        first = n - len(tokens)
         self._start = self._grow(self._start, n)
         self._len = self._grow(self._len, n)
         lens_arr = np.array(lens, dtype=np.int64)
@@ -187,11 +199,12 @@ class _TokenCache:
     def token_ids(self, tokens: list[str]) -> np.ndarray:
         """The token ids of *tokens* (learning the unseen ones), as int64."""
         known = self.ids
-        # Distinct tokens first (C speed), so only they are checked and the stream is mapped once.
-        unseen = [t for t in dict.fromkeys(tokens) if t not in known]
-        if unseen:
-            self.learn(unseen)
-        return np.fromiter(map(known.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+        # One dict lookup per token; an unseen one is given its id there and analysed after.
+        ids = np.fromiter(map(known.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+        if known.unseen:
+            self.learn(known.unseen)
+            known.unseen = []
+        return ids
 
     def expand(self, token_ids: np.ndarray, bounds: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Term ids of a token-id stream and the new bounds: *bounds* (n+1 offsets into the

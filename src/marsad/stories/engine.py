@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import math
 from itertools import islice, repeat
-from operator import mul
+from operator import mul, neg
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -286,7 +286,7 @@ class StoryEngine:
         # Most shared weight first (ties by key, so a rebuilt engine picks the same ones);
         # more than max_candidates are looked at only when some of them have gone quiet.
         if len(hits) > c.max_candidates:
-            ranked = heapq.nsmallest(4 * c.max_candidates, hits, key=lambda k: (-hits[k], k))
+            ranked = [k for _, k in heapq.nsmallest(4 * c.max_candidates, zip(map(neg, hits.values()), hits))]
         else:
             ranked = sorted(hits)
         for key in ranked:
