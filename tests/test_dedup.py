@@ -250,6 +250,25 @@ def test_the_token_cache_empties_between_articles_not_within_one(monkeypatch):
     assert again.text_fp == reference.text_fp and again.lead_terms == reference.lead_terms
 
 
+
+def test_a_batch_interrupted_while_learning_tokens_leaves_the_cache_usable(monkeypatch):
+    fz = Featurizer()
+    reference = Featurizer().features("عنوان", WIRE)
+    fz.features("عنوان", OTHER)  # some tokens known before the interruption
+    analyse = fz.analyzer.index_text
+
+    def fail_once(token):
+        monkeypatch.undo()
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(fz.analyzer, "index_text", fail_once)
+    with pytest.raises(KeyboardInterrupt):
+        fz.features("عنوان", WIRE)
+    assert fz.analyzer.index_text == analyse and not fz._tokens.ids.unseen
+    again = fz.features("عنوان", WIRE)
+    assert again.text_fp == reference.text_fp and again.lead_terms == reference.lead_terms
+    assert (again.shingles == reference.shingles).all()
+
 # -- batched features and keys: the same values as one article at a time ----------------------------
 
 

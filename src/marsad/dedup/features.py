@@ -200,9 +200,15 @@ class _TokenCache:
         """The token ids of *tokens* (learning the unseen ones), as int64."""
         known = self.ids
         # One dict lookup per token; an unseen one is given its id there and analysed after.
-        ids = np.fromiter(map(known.__getitem__, tokens), dtype=np.int64, count=len(tokens))
-        if known.unseen:
-            self.learn(known.unseen)
+        try:
+            ids = np.fromiter(map(known.__getitem__, tokens), dtype=np.int64, count=len(tokens))
+            if known.unseen:
+                self.learn(known.unseen)
+        except BaseException:  # interrupted: forget the ids given out, so none points past the arrays
+            for token in known.unseen:
+                del known[token]
+            raise
+        finally:
             known.unseen = []
         return ids
 
