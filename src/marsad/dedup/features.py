@@ -167,7 +167,7 @@ class _TokenCache:
         """Analyse tokens just given ids (distinct, in id order, following every known one)."""
         index_text = self.analyzer.index_text
         term_ids = self.term_ids
-        new_terms: list[str] = []
+        fresh: dict[str, int] = {}  # new terms -> their ids, kept in `term_ids` once all is done
         lens: list[int] = []
         flat: list[int] = []
         for token in tokens:
@@ -176,9 +176,11 @@ class _TokenCache:
             for t in terms:
                 tid = term_ids.get(t)
                 if tid is None:
-                    tid = term_ids[t] = len(self.terms) + len(new_terms)
-                    new_terms.append(t)
+                    tid = fresh.get(t)
+                    if tid is None:
+                        tid = fresh[t] = len(self.terms) + len(fresh)
                 flat.append(tid)
+        new_terms = list(fresh)
         n = len(self.ids)
         first = n - len(tokens)
         self._start = self._grow(self._start, n)
@@ -190,11 +192,12 @@ class _TokenCache:
         self._flat[self._flat_n : self._flat_n + len(flat)] = flat
         self._flat_n += len(flat)
         if new_terms:
+            hashes = np.array([stable_hash64(t) or 1 for t in new_terms], dtype=np.uint64)
             t0 = len(self.terms)
+            self.term_hash = self._grow(self.term_hash, t0 + len(new_terms))
+            self.term_hash[t0 : t0 + len(new_terms)] = hashes
             self.terms.extend(new_terms)
-            self.term_hash = self._grow(self.term_hash, len(self.terms))
-            self.term_hash[t0 : len(self.terms)] = np.array(
-                [stable_hash64(t) or 1 for t in new_terms], dtype=np.uint64)
+            term_ids.update(fresh)
 
     def token_ids(self, tokens: list[str]) -> np.ndarray:
         """The token ids of *tokens* (learning the unseen ones), as int64."""
