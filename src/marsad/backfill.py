@@ -403,11 +403,11 @@ def partition_features(source: PartitionResult | Partition, positions: list[int]
     article's duplicate keys (MinHash LSH band keys and fingerprints), done on a worker. *source* is
     the parsed partition while the workers hold it, else the partition, read again."""
     from .dedup.engine import DedupEngine
-    from .stories.indexer import featurizer
+    from .stories.indexer import stored_features
 
     parsed = _read_partition(source) if isinstance(source, Partition) else source
     chosen = [parsed.articles[p] for p in positions]
-    computed = featurizer().batch([a.title for a in chosen], [a.text.split("\n") if a.text else [] for a in chosen])
+    computed = stored_features([a.title for a in chosen], [a.text for a in chosen])
     DedupEngine().attach_keys(computed)  # MinHash signatures and LSH band keys, fingerprints
     return [(a.id, a.content_hash, f) for a, f in zip(chosen, computed)]
 
@@ -612,7 +612,7 @@ def backfill(
 
     from .dedup.api import stored_groups
     from .enrich import model_version
-    from .pipeline import store_articles
+    from .pipeline import BATCH_SIZE, store_articles
     from .store import open_store, resolve_db
 
     started = time.perf_counter()
@@ -687,8 +687,8 @@ def backfill(
                                                       pure=False)
                         else:
                             report.failed.extend(result.failed)
-                            for start in range(0, len(result.articles), 500):
-                                _count(result, store_articles(store, result.articles[start : start + 500],
+                            for start in range(0, len(result.articles), BATCH_SIZE):  # ingest's batches
+                                _count(result, store_articles(store, result.articles[start : start + BATCH_SIZE],
                                                               known_sources=known))
                             stored[i] = (result.new_ids, result.updated, result.unchanged, [])
                             del result

@@ -19,7 +19,7 @@ import json
 import logging
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
@@ -44,6 +44,11 @@ def featurizer() -> Featurizer:
     if _featurizer is None:
         _featurizer = Featurizer()
     return _featurizer
+
+
+def stored_features(titles: Sequence[str], texts: Sequence[str | None]) -> list[Features]:
+    """The stage's features of articles as stored (title, paragraphs joined by newlines)."""
+    return featurizer().batch(list(titles), [text.split("\n") if text else [] for text in texts])
 
 
 @dataclass
@@ -105,7 +110,7 @@ def _loader(store) -> Callable[[int], Features | None]:
         row = store.conn.execute("SELECT title, text FROM articles WHERE pk = ?", (pk,)).fetchone()
         if row is None:
             return None
-        return featurizer().features(row[0], row[1].split("\n") if row[1] else [])
+        return stored_features([row[0]], [row[1]])[0]
 
     return load
 
@@ -203,8 +208,7 @@ def _process(conn, state: _State, rows, report: IndexReport, features: FeatureSo
     feats = features(rows) if features is not None else [None] * len(rows)
     missing = [i for i, f in enumerate(feats) if f is None]
     if missing:
-        computed = featurizer().batch([rows[i][2] for i in missing],
-                                      [rows[i][3].split("\n") if rows[i][3] else [] for i in missing])
+        computed = stored_features([rows[i][2] for i in missing], [rows[i][3] for i in missing])
         for i, f in zip(missing, computed):
             feats[i] = f
     times = [_ts(r[5]) or _ts(r[6]) or _ts(r[7]) or 0.0 for r in rows]
