@@ -184,6 +184,8 @@ def test_light_stem_short_words_and_the_lone_waw():
     assert light_stem(normalize("وزارة"), conjunction=False) == light_stem(normalize("الوزارة")) == "وزار"
     assert light_stem("روماني") == "رومان"  # nisba ي alone; ان stays
     assert light_stem("وقت") == "وقت"
+    # وال with too little after it is not the article: the lone و goes, as in any other word
+    assert light_stem("والي") == "الي" and light_stem("والي", conjunction=False) == "وال"
 
 
 def test_light_stem_reads_a_teh_before_a_pronoun_as_ta_marbuta_unless_asked_not_to():

@@ -325,6 +325,18 @@ def test_exact_forms_are_marked_apart_from_stems():
     assert EXACT_MARK not in analyzer.index_text(f"{EXACT_MARK}قطر")  # typed, it is normalised away
 
 
+def test_index_columns_do_not_depend_on_which_analysis_ran_first():
+    """Indexing fills the duplicate stage's word cache on the way; either order gives the same terms."""
+    from marsad.search.analyzer import Analyzer
+
+    text = "وقالت الوزارة في بيانها، إن صادراتها المعدنية ارتفعت (5%) خلال 2015."
+    indexed_first, terms_first = Analyzer(), Analyzer()
+    columns = indexed_first.index_columns(text)
+    assert indexed_first.index_text(text) == terms_first.index_text(text) == columns[0]
+    assert terms_first.index_columns(text) == columns
+    assert columns == ("قالت وزار بيان صادر معدن ارتفعت 5 2015", "ـوقالت ـالوزاره ـبيانها ـصادراتها ـالمعدنيه")
+
+
 def test_ranking_prefers_the_form_typed(tmp_path):
     """The exact-form columns: both articles hold the word's stem; the one with the very form typed ranks first."""
     fem = Article(title="تقرير اقتصادي", source="سبق", published_at=_at(2), url="https://example.com/f",

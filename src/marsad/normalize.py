@@ -219,14 +219,17 @@ def light_stem(word: str, *, conjunction: bool = True, feminine: bool = True) ->
     """
     if len(word) <= MIN_STEM:
         return word
-    for prefix in _PREFIXES:
+    # Each loop below is entered only when some affix of its tuple is there (one C-level
+    # check of the whole tuple): most words end the loops unchanged, and the stemmer runs
+    # for every distinct word a corpus ingest meets.
+    for prefix in _PREFIXES if word.startswith(_PREFIXES) else ():
         if word.startswith(prefix) and len(word) - len(prefix) >= 2:
             word = word[len(prefix):]
             break
     else:
         if conjunction and word[0] == "و" and len(word) > MIN_STEM:
             word = word[1:]
-    for suffix in PRONOUNS:
+    for suffix in PRONOUNS if word.endswith(PRONOUNS) else ():
         if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
             word = word[: -len(suffix)]
             # A ت left before a pronoun is the ة it is written as there: خطتها, نهايتها, زيارته
@@ -235,7 +238,7 @@ def light_stem(word: str, *, conjunction: bool = True, feminine: bool = True) ->
             if feminine and word[-1] == "ت" and (len(word) == MIN_STEM or not word.endswith("ات")):
                 word = word[:-1] + "ه"
             break
-    for suffix in _INFLECTIONS:
+    for suffix in _INFLECTIONS if word.endswith(_INFLECTIONS) else ():
         if word.endswith(suffix) and len(word) - len(suffix) >= MIN_STEM:
             word = word[: -len(suffix)]
             if suffix in _PLURALS and word.endswith("ي") and len(word) > MIN_STEM:
