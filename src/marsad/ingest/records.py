@@ -15,7 +15,7 @@ from .outlets import resolve_outlet
 
 def _paragraphs(text: str) -> list[str]:
     # SaudiNewsNet separates paragraphs with "\n\n " and indents them; keep the words, drop the layout.
-    return [line.strip() for line in text.split("\n") if line.strip()]
+    return [stripped for line in text.split("\n") if (stripped := line.strip())]
 
 
 def _title_from_url(url: str) -> str:

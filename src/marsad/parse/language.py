@@ -26,6 +26,10 @@ _SAMPLE = 600  # a title and a lead paragraph: letters enough to tell the script
 def detect_language(text: str) -> str | None:
     """"ar" when most letters are Arabic script, "en" when most are Latin, else None."""
     sample = text[:_SAMPLE]
+    if not _LATIN_RUN.search(sample):
+        # No Latin letter (most Arabic news): any Arabic letter decides it, and the search for
+        # the first is far cheaper than counting them all.
+        return "ar" if _ARABIC_RUN.search(sample) else None
     arabic = sum(map(len, _ARABIC_RUN.findall(sample)))
     latin = sum(map(len, _LATIN_RUN.findall(sample)))
     if arabic == latin == 0:
