@@ -61,8 +61,8 @@ def test_light_stem_and_article():
 
 
 def test_shape_classes():
-    assert [shape(t) for t in ["2012", "٢٦", "3.5", "NATO", "،", ".", "ف16", "النيجر"]] == [
-        "digit", "digit", "digit", "latin", "punct", "punct", "mixed", "arabic"]
+    assert [shape(t) for t in ["2012", "٢٦", "3.5", "NATO", "،", ".", "ف16", "النيجر", "x²", "①"]] == [
+        "digit", "digit", "digit", "latin", "punct", "punct", "mixed", "arabic", "mixed", "digit"]
 
 
 def test_sentence_features_include_word_clitic_cluster_gazetteer_and_context():
@@ -204,3 +204,18 @@ def test_batched_tagging_equals_one_sentence_at_a_time():
     tagger = default_tagger()
     batch = [s for s, _ in read_conll(FIXTURES / "tiny.conll")] + [[], ["واشنطن"]]
     assert list(tagger.tag_sentences(batch)) == [tagger.tag(s) for s in batch]
+
+
+def test_clear_caches_gives_a_cold_start_with_the_same_tags():
+    from marsad.enrich.gazetteer import load_resources
+    from marsad.enrich.ner import Tagger
+
+    tagger = Tagger()
+    sentences = [s for s, _ in read_conll(FIXTURES / "tiny.conll")]
+    warm = list(tagger.tag_sentences(sentences))
+    tagger.clear_caches()
+    member = tagger._network.members[0]
+    sizes = [member.token_vector.cache_info().currsize, member.char_vector.cache_info().currsize,
+             member.encoder.token.cache_info().currsize, load_resources().word_features.cache_info().currsize]
+    assert sizes == [0, 0, 0, 0]
+    assert list(tagger.tag_sentences(sentences)) == warm

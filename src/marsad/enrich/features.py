@@ -23,6 +23,8 @@ _PUNCTUATION = frozenset(".,،;؛:!?؟\"'«»()[]{}-–—/\\…*+=<>|")
 
 
 def _digits_to_zero(word: str) -> str:
+    if word.isalpha():  # no character is both a letter and a digit: nothing to replace
+        return word
     return "".join("0" if ch.isdigit() else ch for ch in word)
 
 
@@ -64,9 +66,10 @@ def light_stem(word: str) -> str:
     return word
 
 
-def shape(token: str) -> str:
-    """A coarse class: digits, latin, punct, mixed, or arabic."""
-    folded = _digits_to_zero(fold(token))
+def shape(token: str, folded: str | None = None) -> str:
+    """A coarse class: digits, latin, punct, mixed, or arabic (*folded*: its `key`, when known)."""
+    if folded is None:
+        folded = key(token)
     if "0" in folded and folded.strip("0.,٫") == "":
         return "digit"
     if token in _PUNCTUATION or all(ch in _PUNCTUATION for ch in token):
@@ -129,7 +132,7 @@ class Resources:
     def _word_features(self, token: str) -> tuple[tuple[str, ...], dict[str, str]]:
         """Features of a token on its own, and the few values its neighbours' features use."""
         w = key(token)
-        kind = shape(token)
+        kind = shape(token, w)
         proclitics, bare = self.split_clitics(w) if kind == "arabic" else ("", w)
         stem = light_stem(bare) if kind == "arabic" else w
         has_al = bare.startswith("ال")

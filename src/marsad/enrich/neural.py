@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .features import Resources, key, strip_article
+from .features import Resources, strip_article
 
 TAGS = ("O", "B-PERS", "I-PERS", "B-LOC", "I-LOC", "B-ORG", "I-ORG", "B-MISC", "I-MISC")
 MODEL_FILE = "bilstm.npz"  # the first member; bilstm.2.npz ... are the others of the ensemble
@@ -77,7 +77,7 @@ class Encoder:
 
     def _token(self, token: str) -> tuple[int, int, tuple[int, ...], tuple[str, ...], str]:
         feats, info = self.resources.word_features(token)
-        w, bare = key(token), info["bare"]
+        w, bare = info["w"], info["bare"]  # info["w"] is key(token)
         return (self._word_id(w, bare), self._word_id(bare, strip_article(bare)),
                 tuple(self.char_sequence(w)), feats, bare)
 
@@ -322,9 +322,10 @@ class Ensemble:
         return np.log(out + 1e-4)
 
     def clear_caches(self) -> None:
-        """Forget cached encodings and character vectors."""
+        """Forget cached encodings, token input vectors and character vectors."""
         for member in self.members:
             member.encoder.token.cache_clear()
+            member.token_vector.cache_clear()
             member.char_vector.cache_clear()
 
     def tag_batch(self, batch: Sequence[Sequence[str]]) -> list[list[str]]:
