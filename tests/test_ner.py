@@ -215,7 +215,21 @@ def test_clear_caches_gives_a_cold_start_with_the_same_tags():
     warm = list(tagger.tag_sentences(sentences))
     tagger.clear_caches()
     member = tagger._network.members[0]
-    sizes = [member.token_vector.cache_info().currsize, member.char_vector.cache_info().currsize,
+    sizes = [len(member._projections), member.char_vector.cache_info().currsize,
              member.encoder.token.cache_info().currsize, load_resources().word_features.cache_info().currsize]
     assert sizes == [0, 0, 0, 0]
     assert list(tagger.tag_sentences(sentences)) == warm
+
+
+def test_a_full_projection_cache_starts_again_without_losing_a_batch(monkeypatch):
+    import marsad.enrich.neural as neural
+    from marsad.enrich.ner import Tagger
+
+    tagger = Tagger()
+    sentences = [s for s, _ in read_conll(FIXTURES / "tiny.conll")]
+    expected = list(tagger.tag_sentences(sentences))
+    tagger.clear_caches()
+    monkeypatch.setattr(neural, "PROJECTION_CACHE", 12)  # fewer than one sentence's word types
+    member = tagger._network.members[0]
+    assert [tagger.tag(s) for s in sentences] == expected
+    assert len(member._projections) <= max(12, max(len(set(s)) for s in sentences))
