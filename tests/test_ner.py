@@ -233,3 +233,8 @@ def test_a_full_projection_cache_starts_again_without_losing_a_batch(monkeypatch
     member = tagger._network.members[0]
     assert [tagger.tag(s) for s in sentences] == expected
     assert len(member._projections) <= max(12, max(len(set(s)) for s in sentences))
+    assert list(tagger.tag_sentences(sentences)) == expected  # all of them in one pass, over the bound
+    monkeypatch.setattr(neural, "PROJECTION_CACHE", 20)  # fewer than the three sentences hold
+    tagger.clear_caches()
+    assert [tagger.tag(s) for s in sentences + sentences[::-1]] == expected + expected[::-1]
+    assert len(member._projections) <= 20

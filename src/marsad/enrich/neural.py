@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from functools import cached_property, lru_cache
+from itertools import islice
 from pathlib import Path
 
 import numpy as np
@@ -256,19 +257,29 @@ class BiLSTMCRF:
 
     def _learn_projections(self, tokens: Sequence[str]) -> None:
         """Compute and keep the input projections of word types not seen yet (one product for all)."""
-        distinct = dict.fromkeys(tokens)
-        new = [t for t in distinct if t not in self._projections]
+        cache = self._projections
+        new = []
+        hits = 0
+        for token in dict.fromkeys(tokens):
+            row = cache.pop(token, None)
+            if row is None:
+                new.append(token)
+            else:
+                cache[token] = row  # moved to the end: the dict's order is least recently used first
+                hits += 1
         if not new:
             return
-        if len(self._projections) + len(new) > PROJECTION_CACHE:
-            self._projections.clear()  # bounded memory; a news vocabulary refills it quickly
-            new = list(distinct)
+        if len(cache) + len(new) > PROJECTION_CACHE:
+            # Bounded memory: the least recently used quarter goes, never one of this batch's types
+            # (they are the last `hits` entries).
+            for old in list(islice(cache, min(len(cache) - hits, PROJECTION_CACHE // 4 + len(new)))):
+                del cache[old]
         vectors = [self._token_vector(t) for t in new]
         x = np.stack([v[0] for v in vectors]).astype(np.float64)
         rows = np.empty((len(new), 2, self._w_ih64.shape[2]), dtype=np.float32)
         for d in (0, 1):  # a BLAS product per direction (einsum would not use BLAS here)
             rows[:, d] = x @ self._w_ih64[d] + self._bias64[d]
-        self._projections.update(zip(new, zip(rows, (v[1] for v in vectors))))
+        cache.update(zip(new, zip(rows, (v[1] for v in vectors))))
 
     def _sentence_projections(self, tokens: Sequence[str]) -> np.ndarray:
         """(len, 2, 4h): each token's type projection plus its gazetteer-span features' rows."""
