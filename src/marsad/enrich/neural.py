@@ -33,8 +33,9 @@ CRF_FILE = "model.crfsuite"
 CRF_WEIGHT = 0.0
 SUB_BATCH = 32  # sentences per network pass, after sorting a batch by length
 MAX_CHARS = 16  # longer words keep their first and last 8 characters
-# Word types whose LSTM input projections are kept (3 KB each at hidden 96: at most about 200 MB,
-# as much as the input vectors kept before; the 65,536 most recent types cover most of a news text).
+# Word types whose LSTM input projections are kept (4 KB each at hidden 128: at most about 270 MB,
+# about what the 200,000 input vectors kept before took; the 65,536 most recently used types cover
+# most of a news text).
 PROJECTION_CACHE = 65_536
 PAD, UNK = 0, 1
 # Word features (from Resources.word_features) that go into the bag; identity features
