@@ -186,7 +186,10 @@ def test_numpy_lstm_and_character_cnn_match_torch():
     for b, n in enumerate(lengths):
         reverse[b, :n], reverse[b, n:] = np.arange(n - 1, -1, -1), np.arange(n, 6)
     xn = x.numpy()
-    forward, backward = model._run_bilstm(xn, np.take_along_axis(xn, reverse[:, :, None], axis=1), lengths)
+    w_ih, _, bias = model._stacked_lstm
+    projected = np.stack([(inputs @ w_ih[d] + bias[d]).transpose(1, 0, 2)  # time-major, per direction
+                          for d, inputs in enumerate((xn, np.take_along_axis(xn, reverse[:, :, None], axis=1)))])
+    forward, backward = model._run_projected(projected.astype(np.float32), lengths)
     got = np.concatenate([forward, np.take_along_axis(backward, reverse[:, :, None], axis=1)], axis=2)
     for b, n in enumerate(lengths):
         assert np.allclose(got[b, :n], expected[b, :n].detach().numpy(), atol=1e-5)

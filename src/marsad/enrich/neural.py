@@ -200,18 +200,10 @@ class BiLSTMCRF:
         """The two directions' weights stacked (forward first): input, recurrent, bias."""
         return tuple(np.stack([self.lstm[d][n] for d in ("f", "b")]) for n in range(3))
 
-    def _run_bilstm(self, x: np.ndarray, flipped: np.ndarray, lengths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """Both LSTM directions over a batch sorted by length, longest first (as packed sequences): the
-        forward one over *x*, the backward one over *flipped* (each sentence reversed, left-aligned)."""
-        w_ih, w_hh, bias = self._stacked_lstm  # (2, in, 4h), (2, h, 4h), (2, 4h)
-        batch, steps, _ = x.shape
-        projected = np.empty((2, steps, batch, w_ih.shape[2]), dtype=np.float32)
-        for d, inputs in enumerate((x, flipped)):
-            projected[d] = (inputs @ w_ih[d] + bias[d]).transpose(1, 0, 2)
-        return self._run_projected(projected, lengths)
-
     def _run_projected(self, projected: np.ndarray, lengths: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        """The LSTM steps over input projections (2, steps, batch, 4h), time-major; see `_run_bilstm`.
+        """Both LSTM directions over a batch sorted by length, longest first (as packed sequences), given
+        their input projections (2, steps, batch, 4h), time-major: the forward direction's over the
+        sentences, the backward one's over each sentence reversed, left-aligned.
 
         The two directions step together, stacked, so each step costs one set of numpy calls for
         both: the steps' Python overhead, not arithmetic, is what this costs. At step t only the
