@@ -24,7 +24,11 @@ from .ingest.outlets import resolve_outlet
 from .models import Article, Link, Source
 from .store.base import Store, UpsertResult
 
-BATCH_SIZE = 500
+# Articles per stored batch: one transaction, one search-index segment, one round of the
+# duplicate and story stages. 1,000 rather than 500 halves the index segments FTS5 merges
+# later (the first ingest of the corpus without stories: about 0.6-1.0 s of 16.5 s less);
+# an interrupted run redoes at most one batch.
+BATCH_SIZE = 1000
 
 
 @dataclass
