@@ -31,7 +31,7 @@ def test_new_file_gets_8k_pages_and_a_search_buffer_of_one_batch_while_an_old_fi
     with SQLiteStore(tmp_path / "new.db") as store:
         assert store.conn.execute("PRAGMA page_size").fetchone()[0] == 8192
         config = dict(store.conn.execute(f"SELECT k, v FROM {FTS_TABLE}_config"))
-        assert config["hashsize"] == INGEST_HASHSIZE == 32 * 1024 * 1024
+        assert config["hashsize"] == INGEST_HASHSIZE == 64 * 1024 * 1024
     old = sqlite3.connect(tmp_path / "old.db")
     old.execute("CREATE TABLE kept (x)")  # a file made before: its page size cannot change
     old.close()

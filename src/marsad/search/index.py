@@ -55,10 +55,10 @@ MIGRATION_EXACT_FORMS = f"""
 # about four small segments to merge later, with this one segment per batch (the option is persistent;
 # memory is bounded by one batch). Measured writing the full corpus's index: 8.7 -> 7.5 s of CPU.
 MIGRATION_HASHSIZE = f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rank) VALUES ('hashsize', {16 * 1024 * 1024});"
-# Appended after that when stored batches grew from 500 to 1,000 articles (`marsad.pipeline.BATCH_SIZE`):
-# a buffer of one batch again. Half as many segments, so less merging as the index grows.
-INGEST_HASHSIZE = 32 * 1024 * 1024
-MIGRATION_HASHSIZE_1000 = f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rank) VALUES ('hashsize', {INGEST_HASHSIZE});"
+# Appended after that when stored batches grew from 500 to 2,000 articles (`marsad.pipeline.BATCH_SIZE`):
+# room for one batch again (about 16 MB of terms; the buffer is a ceiling, not an allocation).
+INGEST_HASHSIZE = 64 * 1024 * 1024
+MIGRATION_HASHSIZE_BATCH = f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rank) VALUES ('hashsize', {INGEST_HASHSIZE});"
 _COLUMNS = "rowid, title, title_exact, body, body_exact"  # the order analyse_rows gives them in
 _VALUES = "?,?,?,?,?"
 

@@ -246,6 +246,6 @@ MIGRATIONS: list[str] = [
     """,
     # 8: SQLite's full-text index got a larger pending-terms buffer (an FTS5 setting). Nothing here.
     "SELECT 1;",
-    # 9: that buffer doubled with ingest's batches. Nothing here either.
+    # 9: that buffer grown with ingest's batches. Nothing here either.
     "SELECT 1;",
 ]

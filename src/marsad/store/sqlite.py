@@ -144,11 +144,11 @@ MIGRATIONS: list[str] = [
     "SELECT 1;",
     # 8: a pending-terms buffer that holds one stored batch, so each batch is one index segment
     search_index.MIGRATION_HASHSIZE,
-    # 9: that buffer doubled with the stored batch (1,000 articles)
-    search_index.MIGRATION_HASHSIZE_1000,
+    # 9: that buffer grown with the stored batch (2,000 articles)
+    search_index.MIGRATION_HASHSIZE_BATCH,
 ]
 
-BATCH_SIZE = 1000  # articles per transaction (and per search-index segment)
+BATCH_SIZE = 2000  # articles per transaction (and per search-index segment)
 PAGE_SIZE = 8192  # bytes, for new database files
 CACHE_KIB = 32 * 1024  # page cache per connection
 
