@@ -133,3 +133,29 @@ def test_full_saudinewsnet_corpus_twice_gives_the_same_count(shared_data, db_pat
     assert first.failed == [] and len(first.skipped) == 10 and first.seen == 31020
     assert after_first == after_second == first.new == 31020
     assert second.new == second.updated == 0
+
+
+def test_ingest_collects_garbage_less_often_and_restores_the_setting(tmp_path, store):
+    import gc
+
+    from marsad.pipeline import GC_YOUNG_THRESHOLD, fewer_gc_passes
+
+    before = gc.get_threshold()
+    seen = []
+    with fewer_gc_passes():
+        seen.append(gc.get_threshold()[0])
+        with fewer_gc_passes():  # nested (an edge calling ingest inside another): one restore, at the end
+            pass
+        seen.append(gc.get_threshold()[0])
+    assert seen == [max(GC_YOUNG_THRESHOLD, before[0])] * 2
+    assert gc.get_threshold() == before
+    try:
+        with fewer_gc_passes():
+            raise ValueError("a failing batch")
+    except ValueError:
+        pass
+    assert gc.get_threshold() == before
+    path = tmp_path / "a.jsonl"
+    path.write_text('{"title": "عنوان", "text": "نص الخبر", "source": "x"}\n', encoding="utf-8")
+    assert ingest(store, [str(path)], enrich=False).new == 1
+    assert gc.get_threshold() == before
