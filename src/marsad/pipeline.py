@@ -25,13 +25,7 @@ from pathlib import Path
 from .ingest.files import InputItem, discover_inputs, read_input, total_size
 from .ingest.outlets import resolve_outlet
 from .models import Article, Link, Source
-from .store.base import Store, UpsertResult
-
-# Articles per stored batch: one transaction, one search-index segment, one round of the
-# duplicate and story stages. 2,000 rather than 500 means a quarter as many index segments
-# for FTS5 to merge later: writing the corpus's index took 3.6-4.8 s of CPU against 4.9-6.2 s
-# (1,000: 4.1-5.7 s); an interrupted run redoes at most one batch.
-BATCH_SIZE = 2000
+from .store.base import BATCH_SIZE, Store, UpsertResult  # a stored batch is one store transaction
 
 
 @dataclass

@@ -55,7 +55,7 @@ MIGRATION_EXACT_FORMS = f"""
 # about four small segments to merge later, with this one segment per batch (the option is persistent;
 # memory is bounded by one batch). Measured writing the full corpus's index: 8.7 -> 7.5 s of CPU.
 MIGRATION_HASHSIZE = f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rank) VALUES ('hashsize', {16 * 1024 * 1024});"
-# Appended after that when stored batches grew from 500 to 2,000 articles (`marsad.pipeline.BATCH_SIZE`):
+# Appended after that when stored batches grew from 500 to 2,000 articles (`marsad.store.base.BATCH_SIZE`):
 # room for one batch again (about 16 MB of terms; the buffer is a ceiling, not an allocation).
 INGEST_HASHSIZE = 64 * 1024 * 1024
 MIGRATION_HASHSIZE_BATCH = f"INSERT INTO {FTS_TABLE} ({FTS_TABLE}, rank) VALUES ('hashsize', {INGEST_HASHSIZE});"

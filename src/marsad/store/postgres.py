@@ -25,9 +25,9 @@ from decimal import Decimal
 from ..errors import NotFound, StoreError
 from ..models import Article, Link, Source
 from ..enrich.entity_store import EntityQueries
-from .base import UpsertResult
 from .pg_schema import MIGRATIONS
-from .sqlite import BATCH_SIZE, _batched, _iso, _now, _version_hash
+from .base import BATCH_SIZE, UpsertResult
+from .sqlite import _batched, _iso, _now, _version_hash
 
 DEADLOCK_RETRIES = 5
 STORY_LOCK = 0x6D61_7374  # pg_advisory_xact_lock key of `transaction()` (the story stage's writer lock)

@@ -17,7 +17,7 @@ from ..models import Article, Link, Source
 from ..search import index as search_index
 from ..enrich import entity_store
 from ..stories import schema as stories_schema
-from .base import UpsertResult
+from .base import BATCH_SIZE, UpsertResult
 
 # Ordered, append-only (as miniflux's schema list): the schema version is
 # len(MIGRATIONS), recorded in PRAGMA user_version. Add new migrations at the end;
@@ -148,7 +148,6 @@ MIGRATIONS: list[str] = [
     search_index.MIGRATION_HASHSIZE_BATCH,
 ]
 
-BATCH_SIZE = 2000  # articles per transaction (and per search-index segment)
 PAGE_SIZE = 8192  # bytes, for new database files
 CACHE_KIB = 32 * 1024  # page cache per connection
 
