@@ -12,6 +12,10 @@ what "articles per second on one core" counts):
   datasketch_synth  datasketch as above over the first M articles of the synthetic corpus
                     (default 200,000: it is the slow side; its growth is reported per 50,000)
 
+Every case runs with the garbage collector's youngest threshold raised as `marsad ingest` and
+`marsad restory` raise it while these stages run (`marsad.pipeline.fewer_gc_passes`), datasketch's
+cases too.
+
 Synthetic corpus: article k takes real article k mod 31,030 and replaces a third of its words
 with words of another real article (seeded by k), so it is new text; every tenth article is
 instead a planted duplicate of an article up to 5,000 (and two days) before it, edited as outlets edit wire
@@ -235,10 +239,18 @@ def case_datasketch(corpus: str, synthetic: int, limit: int) -> dict:
             "planted_found": hits / planted if planted else None}
 
 
+def _in_pipeline_gc(case, *args) -> dict:
+    """Run a case with the collector set as `marsad ingest` and `marsad restory` run these stages."""
+    from marsad.pipeline import fewer_gc_passes
+
+    with fewer_gc_passes():
+        return case(*args)
+
+
 def _run(case, *args) -> dict:
     ctx = mp.get_context("spawn")
     with ctx.Pool(1) as pool:
-        return pool.apply(case, args)
+        return pool.apply(_in_pipeline_gc, (case, *args))
 
 
 def main() -> None:
