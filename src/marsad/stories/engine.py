@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import math
 from itertools import islice, repeat
-from operator import mul, neg
+from operator import mul
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -231,11 +231,15 @@ class StoryEngine:
         self.df_docs += 1
         self.df.update(terms)
 
-    def _active(self, story: StoryState, when: float) -> bool:
+    def _bounds(self, when: float) -> tuple[float, float, float]:
+        """(earliest last article, latest first article, longest span: 0 for none) of a story
+        that can take an article published at *when*."""
         w = self.config.window_hours * HOUR
-        span = self.config.max_span_hours * HOUR
-        return story.last >= max(when - w, self.now - 2 * w) and story.first <= when + w \
-            and (not span or when - story.first <= span)
+        return max(when - w, self.now - 2 * w), when + w, self.config.max_span_hours * HOUR
+
+    def _active(self, story: StoryState, when: float) -> bool:
+        lo, hi, span = self._bounds(when)
+        return story.last >= lo and story.first <= hi and (not span or when - story.first <= span)
 
     def evict(self) -> list[int]:
         """Forget stories that can no longer take articles; returns their keys."""
@@ -285,13 +289,16 @@ class StoryEngine:
         out = []
         # Most shared weight first (ties by key, so a rebuilt engine picks the same ones);
         # more than max_candidates are looked at only when some of them have gone quiet.
-        if len(hits) > c.max_candidates:
-            ranked = [k for _, k in heapq.nsmallest(4 * c.max_candidates, zip(map(neg, hits.values()), hits))]
-        else:
-            ranked = sorted(hits)
+        ranked = sorted(hits)
+        if len(ranked) > c.max_candidates:
+            # Heaviest first, ties by key (a stable sort keeps key order among equals, also reversed).
+            ranked.sort(key=hits.__getitem__, reverse=True)
+            del ranked[4 * c.max_candidates :]
+        lo, hi, span = self._bounds(when)  # _active's test below, its bounds computed once
+        stories = self.stories
         for key in ranked:
-            story = self.stories[key]
-            if self._active(story, when):
+            story = stories[key]
+            if story.last >= lo and story.first <= hi and (not span or when - story.first <= span):
                 out.append((story.score(vec), story))
                 if len(out) >= c.max_candidates:
                     break
