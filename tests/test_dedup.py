@@ -250,24 +250,24 @@ def test_the_token_cache_empties_between_articles_not_within_one(monkeypatch):
     assert again.text_fp == reference.text_fp and again.lead_terms == reference.lead_terms
 
 
-def test_a_batch_interrupted_while_learning_tokens_leaves_the_cache_usable(monkeypatch):
+@pytest.mark.parametrize("where", ["analysis", "commit"])
+def test_a_batch_interrupted_while_learning_tokens_leaves_the_cache_usable(monkeypatch, where):
     fz = Featurizer()
     reference = Featurizer().features("عنوان", WIRE)
     fz.features("عنوان", OTHER)  # some tokens known before the interruption
-    analyse = fz.analyzer.index_text
-    calls = []
+    known_terms = dict(fz._tokens.term_ids)
 
-    def fail_once(token):  # a few new tokens (and their terms) are learnt, then the run stops
-        calls.append(token)
-        if len(calls) < 5:
-            return analyse(token)
+    def interrupt(*args):
         monkeypatch.undo()
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(fz.analyzer, "index_text", fail_once)
+    if where == "analysis":
+        monkeypatch.setattr(fz.analyzer, "chunk_terms", interrupt)
+    else:  # new terms already have ids when the arrays are written
+        monkeypatch.setattr(fz._tokens, "_grow", interrupt)
     with pytest.raises(KeyboardInterrupt):
         fz.features("عنوان", WIRE)
-    assert fz.analyzer.index_text == analyse and not fz._tokens.ids.unseen
+    assert not fz._tokens.ids.unseen and fz._tokens.term_ids == known_terms
     again = fz.features("عنوان", WIRE)
     assert again.text_fp == reference.text_fp and again.lead_terms == reference.lead_terms
     assert (again.shingles == reference.shingles).all()
@@ -294,6 +294,64 @@ def test_a_batch_of_features_equals_features_one_at_a_time():
         assert (f.body_hashes == hashes).all() and f.text_fp == single.text_fp == _fingerprint(hashes)
         assert (f.shingles == np.unique(seq)).all() and (f.lead == np.unique(seq[:40])).all()
         assert (single.shingles == f.shingles).all() and f.title_fp == single.title_fp
+
+
+def test_texts_are_split_into_words_exactly_as_str_split_splits_them():
+    from marsad.search.analyzer import default_analyzer
+
+    spaces = [chr(c) for c in range(0x3001) if chr(c).isspace()]
+    # Not whitespace to Python, so not to marsad either: zero-width (non-)joiners, marks, BOM, NBSP-like.
+    joiners = ["\u200b", "\u200c", "\u200d", "\u200e", "\u200f", "\u2060", "\ufeff", "\u180e", "\u061c"]
+    words = ["وزارة", "الصحة", "تعلن", "نتائج", "الفحص", "سلبية", "الرياض", "مكة", "جدة", "الطائف"]
+    body = "".join(words[i % len(words)] + (spaces + joiners)[i] for i in range(len(spaces + joiners)))
+    texts = [("", [body]), (" ".join(spaces), ["  "]), (spaces[3] + "عنوان" + spaces[-1], [body[::-1]])]
+    analyzer = default_analyzer()
+    batch = Featurizer().batch([t for t, _ in texts], [p for _, p in texts])
+    for (title, paras), f in zip(texts, batch):
+        assert f.title_terms == analyzer.terms(title)
+        assert f.lead_terms == analyzer.terms(" ".join(paras))[:80]
+    assert len(batch[0].lead_terms) == len(spaces + joiners)
+
+
+def test_word_hashes_depend_on_the_bytes_alone():
+    import pyarrow as pa
+
+    from marsad.dedup.features import word_hashes
+
+    def hashes(words):
+        array = pa.array(words, type=pa.large_string())
+        _, offsets, data = array.buffers()
+        return word_hashes(np.frombuffer(data, dtype=np.uint8), np.frombuffer(offsets, dtype=np.int64)).tolist()
+
+    words = ["", "و", "وزارة", "الصحة", "الصحه", "ab", "ba", "a" * 64, "a" * 65, "a" * 63 + "b", "x" * 200]
+    first = hashes(words)
+    assert len(set(first)) == len(words) and 0 not in first
+    assert hashes(["قبل", *reversed(words)])[1:] == first[::-1]  # same word, other position: same hash
+    every = [" ".join(WIRE + OTHER).split()[i] for i in range(60)]
+    assert len(set(hashes(every))) == len(set(every))
+
+
+def test_the_word_table_finds_what_was_put_and_nothing_else():
+    from marsad.dedup.features import _HashTable
+
+    table = _HashTable(bits=4)  # tiny: many keys share slots, and the table grows several times
+    rng = np.random.default_rng(7)
+    keys = np.unique(rng.integers(1, 2**64 - 1, size=5000, dtype=np.uint64))
+    keys = np.concatenate([keys, keys[:50] + np.uint64(16), np.array([16, 32, 48], dtype=np.uint64)])  # same slots
+    keys = np.unique(keys)
+    for part in np.array_split(np.arange(len(keys)), 7):
+        table.insert(keys[part], part.astype(np.int64))
+    assert (table.lookup(keys) == np.arange(len(keys))).all()
+    absent = np.setdiff1d(rng.integers(1, 2**64 - 1, size=500, dtype=np.uint64), keys)
+    assert (table.lookup(absent) == -1).all()
+    assert table.size == len(keys) and 2 * table.size <= len(table.keys)
+
+
+def test_text_that_is_not_utf8_is_split_in_python():
+    # A lone surrogate (JSON may carry one) cannot go to Arrow; the words around it still count.
+    f = Featurizer().features("عنوان \ud800 الخبر", ["أعلنت الوزارة\udc00 اليوم"])
+    plain = Featurizer().features("عنوان الخبر", ["أعلنت الوزارة اليوم"])
+    assert f.title_terms == plain.title_terms and f.lead_terms == plain.lead_terms
 
 
 def test_minhash_equals_the_textbook_definition():

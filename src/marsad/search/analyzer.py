@@ -8,10 +8,13 @@ It also maps terms back onto the *original* text (`word_terms`) for highlighting
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from itertools import chain
+from collections.abc import Callable, Sequence
 from functools import cache
 from operator import itemgetter
 from typing import Any
+
+import numpy as np
 
 from ..errors import StoreError
 from ..normalize import (
@@ -176,6 +179,20 @@ class Analyzer:
         # Normalising per whitespace-separated chunk is exact (no rule looks across
         # whitespace) and, cached, far cheaper than normalising whole texts.
         return " ".join(filter(None, map(self._terms.__getitem__, TOKEN.findall(self._normalize(chunk)))))
+
+    def chunk_terms(self, chunks: Sequence[str]) -> tuple[np.ndarray, list[str]]:
+        """The terms of many whitespace-free chunks at once: how many each has, and all of them
+        in order (the concatenation of `terms(chunk)` over *chunks*).
+
+        For the duplicate stage, which analyses each distinct word it meets once and remembers
+        the result itself: the chunks are normalised and split one by one, but the terms are
+        looked up (and stopwords dropped) for all of them in C-level passes.
+        """
+        per_chunk = list(map(TOKEN.findall, map(self._normalize, chunks)))
+        analysed = list(map(self._terms.__getitem__, chain.from_iterable(per_chunk)))
+        kept = np.fromiter(map(bool, analysed), dtype=bool, count=len(analysed))
+        owner = np.repeat(np.arange(len(per_chunk)), list(map(len, per_chunk)))
+        return np.bincount(owner[kept], minlength=len(per_chunk)), list(filter(None, analysed))
 
     def _index_chunk(self, chunk: str) -> tuple[str, str]:
         tokens = TOKEN.findall(self._normalize(chunk))
