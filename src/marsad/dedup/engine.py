@@ -336,8 +336,8 @@ class DedupEngine:
     def _near_in_time(self, other: int, when: float | None) -> bool:
         if when is None or other >= len(self._times):
             return True
-        t = self._times[other]
-        return bool(np.isnan(t)) or abs(t - when) <= self.config.near_window_days * 86400.0
+        t = float(self._times[other])
+        return t != t or abs(t - when) <= self.config.near_window_days * 86400.0  # t != t: NaN, no time known
 
     def _decide(self, key: int, f: Features, band_hits: dict[int, int], exact: set[int],
                 when: float | None = None) -> Decision:
