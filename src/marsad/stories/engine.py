@@ -18,7 +18,7 @@ from __future__ import annotations
 import heapq
 import math
 from itertools import islice, repeat
-from operator import mul
+from operator import add, mul, sub, truediv
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -66,6 +66,14 @@ def cosine(a: Vector, b: Vector) -> float:
     if not dot:
         return 0.0
     return dot / ((_norm(a) * _norm(b)) or 1.0)
+
+
+class _LogTable(dict):
+    """count -> 1 + log(count), computed on first sight."""
+
+    def __missing__(self, count: float) -> float:
+        value = self[count] = 1.0 + math.log(count)
+        return value
 
 
 @dataclass
@@ -157,20 +165,18 @@ class StoryEngine:
         self._df_heap: list[tuple[float, int, tuple[str, ...]]] = []
         self.now = float("-inf")  # latest article time seen
         self._entities = entity_terms()
-        self._tf: dict[float, float] = {}  # raw count -> 1 + log(count)
+        self._tf = _LogTable()  # raw count -> 1 + log(count)
         self._log1: list[float] = [math.log(k + 1) for k in range(4096)]  # df -> log(df + 1)
 
     # -- vectors -----------------------------------------------------------------------------------
 
     def terms_of(self, features: Features) -> dict[str, float]:
-        """Raw term counts of an article: title terms weighted, then the lead."""
-        counts: dict[str, float] = {}
+        """Raw term counts of an article: the lead's, plus title_weight for each title term."""
+        counts: dict[str, float] = Counter(features.lead_terms[: self.config.lead_terms])
         tw = self.config.title_weight
-        for t in features.title_terms:
-            counts[t] = counts.get(t, 0.0) + tw
         get = counts.get
-        for t in features.lead_terms[: self.config.lead_terms]:
-            counts[t] = get(t, 0.0) + 1.0
+        for t in features.title_terms:
+            counts[t] = get(t, 0) + tw
         return counts
 
     def idf(self, term: str) -> float:
@@ -183,28 +189,29 @@ class StoryEngine:
 
         Rounding makes the stored vector (JSON) the same as the one in memory.
         """
-        boost = 1.0 + self.config.entity_boost
-        ents = self._entities
+        return self._vectorize(counts, sorted(counts))
+
+    def _vectorize(self, counts: dict[str, float], ordered: list[str]) -> Vector:
+        """`vectorize` given the terms of *counts* in sorted order (`assign` needs them anyway)."""
         n = math.log(max(self.df_docs, self.config.min_df_docs) + 1) + 1.0
-        df = self.df.get
-        log = math.log
-        tfs = self._tf
         logs = self._log1
-        top_df = len(logs)
-        raw = {}
-        # The same arithmetic as (1 + log c) * (n - log(df + 1)) * boost, with the logarithms looked up.
-        for t, c in counts.items():
-            tf = tfs.get(c)
-            if tf is None:
-                tf = tfs[c] = 1.0 + log(c)
-            d = df(t, 0)
-            w = tf * (n - (logs[d] if d < top_df else log(d + 1)))
-            raw[t] = w * boost if t in ents else w
+        if self.df_docs >= len(logs):  # no term is in more articles than the window holds
+            logs.extend(math.log(k + 1) for k in range(len(logs), 2 * self.df_docs + 1))
+        # (1 + log c) * (n - log(df + 1)), the logarithms looked up, as C-level maps over the terms
+        # (in term order, so that the stable sort below breaks ties by term); then names boosted.
+        idfs = map(sub, repeat(n), map(logs.__getitem__, map(self.df.get, ordered, repeat(0))))
+        raw = dict(zip(ordered, map(mul, map(self._tf.__getitem__, map(counts.__getitem__, ordered)), idfs)))
+        boost = 1.0 + self.config.entity_boost
+        for t in self._entities.intersection(ordered):
+            raw[t] *= boost
         # Heaviest first (the dict keeps this order); equal weights in term order.
-        top = sorted(sorted(raw), key=raw.__getitem__, reverse=True)[: self.config.vector_terms]
+        top = sorted(raw, key=raw.__getitem__, reverse=True)[: self.config.vector_terms]
         weights = list(map(raw.__getitem__, top))
         norm = math.sqrt(sum(map(mul, weights, weights))) or 1.0
-        return {t: round(w / norm, 5) for t, w in zip(top, weights) if w > 0}
+        if weights and weights[-1] <= 0:  # only with a negative boost; weights are positive otherwise
+            top = [t for t, w in zip(top, weights) if w > 0]
+            weights = weights[: len(top)]
+        return dict(zip(top, map(round, map(truediv, weights, repeat(norm)), repeat(5))))
 
     # -- time and frequencies ------------------------------------------------------------------------
 
@@ -284,8 +291,8 @@ class StoryEngine:
             keys = self.postings.get(t)
             if not keys or len(keys) > c.max_postings:
                 continue
-            for key in keys:
-                hits[key] = get(key, 0.0) + w
+            # hits[key] += w for each key, as one C-level pass (the keys of a set are distinct)
+            hits.update(zip(keys, map(add, map(get, keys, repeat(0.0)), repeat(w))))
         out = []
         # Most shared weight first (ties by key, so a rebuilt engine picks the same ones);
         # more than max_candidates are looked at only when some of them have gone quiet.
@@ -309,8 +316,8 @@ class StoryEngine:
         """Put one article in a story; `copy_of` is the earlier article it duplicates, if any."""
         self._advance(when)
         counts = self.terms_of(features)
-        vec = self.vectorize(counts)
         terms = sorted(counts)
+        vec = self._vectorize(counts, terms)
         result = Assignment(key=key, story=key, similarity=0.0, vector=vec, terms=terms)
         target: StoryState | None = None
         scored = self._candidates(vec, when) if vec else []
