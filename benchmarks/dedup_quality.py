@@ -106,6 +106,9 @@ def main() -> None:
         ("join threshold 0.35", None, StoryConfig(join=0.35)),
         ("join threshold 0.55", None, StoryConfig(join=0.55)),
         ("72 h window -> 24 h", None, StoryConfig(window_hours=24)),
+        ("8 candidate stories scored instead of 4", None, StoryConfig(max_candidates=8)),
+        ("40-term vectors, 12 query terms, 8 candidates (the model until 2026-11-27)", None,
+         StoryConfig(vector_terms=40, query_terms=12, max_candidates=8)),
     ):
         r = run_engines(corpus, dedup_config=dcfg, story_config=scfg)
         d, s = duplicate_scores(ev, r.group_of), bcubed(ev, r.story_of)

@@ -38,10 +38,10 @@ class StoryConfig:
     title_weight: float = 2.0  # a title word counts as this many lead words
     lead_terms: int = 80  # body terms read (at most features.LEAD_TERMS)
     entity_boost: float = 1.5  # names of places and people weigh this much more
-    vector_terms: int = 40  # terms kept per article vector
-    query_terms: int = 12  # an article looks up candidate stories by its heaviest terms
+    vector_terms: int = 30  # terms kept per article vector
+    query_terms: int = 10  # an article looks up candidate stories by its heaviest terms
     index_terms: int = 12  # each member indexes its story under its heaviest terms
-    max_candidates: int = 8  # stories scored exactly per article
+    max_candidates: int = 4  # stories scored exactly per article
     max_postings: int = 25  # a term that indexes more active stories than this is too common to look up
     join: float = 0.45  # cosine with a story's centroid needed to join it
     merge_article: float = 0.50  # an article this close to a second story may merge the two ...
