@@ -497,18 +497,23 @@ class Featurizer:
         lead_counts = np.minimum(counts, LEAD_SHINGLES)
         leads = _unique_per_segment(seq[_segments(starts, lead_counts)], lead_counts)
 
-        lead_ends = np.minimum(b_bounds[1:], starts + LEAD_TERMS)
-        term_list = tokens.term_list
+        # The terms as strings, for the whole batch at once, then cut per article (Python lists
+        # and Python ints: slicing them is cheaper than slicing numpy arrays by numpy scalars).
+        lead_lens = np.minimum(lengths, LEAD_TERMS)
+        title_terms = tokens.term_list(t_terms)
+        lead_terms = tokens.term_list(b_terms[_segments(starts, lead_lens)])
+        lead_b = np.zeros(n + 1, dtype=np.int64)
+        np.cumsum(lead_lens, out=lead_b[1:])
+        tb, bb, lb = t_bounds.tolist(), b_bounds.tolist(), lead_b.tolist()
         out = []
         for i in range(n):
-            body = b_hash[b_bounds[i] : b_bounds[i + 1]].copy()
-            title_hashes = t_hash[t_bounds[i] : t_bounds[i + 1]]
+            body = b_hash[bb[i] : bb[i + 1]].copy()
             out.append(Features(
-                title_terms=term_list(t_terms[t_bounds[i] : t_bounds[i + 1]]),
-                lead_terms=term_list(b_terms[b_bounds[i] : lead_ends[i]]),
+                title_terms=title_terms[tb[i] : tb[i + 1]],
+                lead_terms=lead_terms[lb[i] : lb[i + 1]],
                 body_hashes=body,
                 text_fp=_fingerprint(body),
-                title_fp=_fingerprint(title_hashes),
+                title_fp=_fingerprint(t_hash[tb[i] : tb[i + 1]]),
                 shingles=shingles[i].copy(),
                 lead=leads[i].copy(),
             ))
