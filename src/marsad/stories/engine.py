@@ -211,7 +211,10 @@ class StoryEngine:
         if weights and weights[-1] <= 0:  # only with a negative boost; weights are positive otherwise
             top = [t for t, w in zip(top, weights) if w > 0]
             weights = weights[: len(top)]
-        return dict(zip(top, map(round, map(truediv, weights, repeat(norm)), repeat(5))))
+        # round(w / norm, 5) as round(w / norm * 1e5) / 1e5: the same double (the nearest to k / 10^5)
+        # unless w / norm * 1e5 rounds onto a half, at 3x the speed of round()'s decimal conversion.
+        units = map(round, map(mul, map(truediv, weights, repeat(norm)), repeat(1e5)))
+        return dict(zip(top, map(truediv, units, repeat(1e5))))
 
     # -- time and frequencies ------------------------------------------------------------------------
 
