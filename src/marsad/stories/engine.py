@@ -171,12 +171,14 @@ class StoryEngine:
     # -- vectors -----------------------------------------------------------------------------------
 
     def terms_of(self, features: Features) -> dict[str, float]:
-        """Raw term counts of an article: the lead's, plus title_weight for each title term."""
-        counts: dict[str, float] = Counter(features.lead_terms[: self.config.lead_terms])
+        """Raw term counts of an article: title_weight for each title term, plus the lead's;
+        in order of first appearance, title first (how `vectorize` breaks ties)."""
+        counts: Counter[str] = Counter()
         tw = self.config.title_weight
         get = counts.get
         for t in features.title_terms:
-            counts[t] = get(t, 0) + tw
+            counts[t] = get(t, 0.0) + tw
+        counts.update(features.lead_terms[: self.config.lead_terms])
         return counts
 
     def idf(self, term: str) -> float:
@@ -189,22 +191,23 @@ class StoryEngine:
 
         Rounding makes the stored vector (JSON) the same as the one in memory.
         """
-        return self._vectorize(counts, sorted(counts))
+        return self._vectorize(counts, list(counts))
 
     def _vectorize(self, counts: dict[str, float], ordered: list[str]) -> Vector:
-        """`vectorize` given the terms of *counts* in sorted order (`assign` needs them anyway)."""
+        """`vectorize` given the terms of *counts* as a list (`assign` needs it anyway)."""
         n = math.log(max(self.df_docs, self.config.min_df_docs) + 1) + 1.0
         logs = self._log1
         if self.df_docs >= len(logs):  # no term is in more articles than the window holds
             logs.extend(math.log(k + 1) for k in range(len(logs), 2 * self.df_docs + 1))
         # (1 + log c) * (n - log(df + 1)), the logarithms looked up, as C-level maps over the terms
-        # (in term order, so that the stable sort below breaks ties by term); then names boosted.
+        # (in the order of *counts*, so that the stable sort below breaks ties by first appearance:
+        # title, then lead); then names boosted.
         idfs = map(sub, repeat(n), map(logs.__getitem__, map(self.df.get, ordered, repeat(0))))
         raw = dict(zip(ordered, map(mul, map(self._tf.__getitem__, map(counts.__getitem__, ordered)), idfs)))
         boost = 1.0 + self.config.entity_boost
         for t in self._entities.intersection(ordered):
             raw[t] *= boost
-        # Heaviest first (the dict keeps this order); equal weights in term order.
+        # Heaviest first (the dict keeps this order); equal weights in order of first appearance.
         top = sorted(raw, key=raw.__getitem__, reverse=True)[: self.config.vector_terms]
         weights = list(map(raw.__getitem__, top))
         norm = math.sqrt(sum(map(mul, weights, weights))) or 1.0
@@ -319,7 +322,7 @@ class StoryEngine:
         """Put one article in a story; `copy_of` is the earlier article it duplicates, if any."""
         self._advance(when)
         counts = self.terms_of(features)
-        terms = sorted(counts)
+        terms = list(counts)
         vec = self._vectorize(counts, terms)
         result = Assignment(key=key, story=key, similarity=0.0, vector=vec, terms=terms)
         target: StoryState | None = None
