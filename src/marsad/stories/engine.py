@@ -162,7 +162,9 @@ class StoryEngine:
         self.postings: dict[str, set[int]] = {}  # term -> active story keys
         self.df: Counter[str] = Counter()
         self.df_docs = 0
+        self._decrements = 0  # since the last sweep of zero counts out of df
         self._df_heap: list[tuple[float, int, tuple[str, ...]]] = []
+        self._by_last: list[tuple[float, int]] = []  # (a story's last article time, story key), for evict
         self.now = float("-inf")  # latest article time seen
         self._entities = entity_terms()
         self._tf = _LogTable()  # raw count -> 1 + log(count)
@@ -227,15 +229,18 @@ class StoryEngine:
         self.now = when
         horizon = when - self.config.df_window_hours * HOUR
         heap = self._df_heap
+        df = self.df
         while heap and heap[0][0] < horizon:
             _, _, terms = heapq.heappop(heap)
             self.df_docs -= 1
-            for t in terms:
-                left = self.df[t] - 1
-                if left:
-                    self.df[t] = left
-                else:
-                    del self.df[t]
+            # df[t] -= 1 for each of the article's (distinct) terms in one C-level pass. A count
+            # that reaches 0 reads as an absent term; the zeros are swept out once there have been
+            # more decrements than entries, so the sweep costs O(1) a decrement.
+            dict.update(df, zip(terms, map(sub, map(df.__getitem__, terms), repeat(1))))
+            self._decrements += len(terms)
+        if self._decrements > 4 * len(df):
+            self.df = Counter({t: c for t, c in df.items() if c})
+            self._decrements = 0
 
     def _count(self, key: int, when: float, terms: Sequence[str]) -> None:
         if when < self.now - self.config.df_window_hours * HOUR:
@@ -257,9 +262,16 @@ class StoryEngine:
     def evict(self) -> list[int]:
         """Forget stories that can no longer take articles; returns their keys."""
         horizon = self.now - 2 * self.config.window_hours * HOUR
-        gone = [k for k, s in self.stories.items() if s.last < horizon]
-        for k in gone:
-            self._drop(k)
+        # Each story's every `last` was pushed when it was set: its current one is in the heap,
+        # so every story with last < horizon is popped here (older entries are skipped).
+        heap = self._by_last
+        gone = []
+        while heap and heap[0][0] < horizon:
+            _, key = heapq.heappop(heap)
+            story = self.stories.get(key)
+            if story is not None and story.last < horizon:
+                self._drop(key)
+                gone.append(key)
         return gone
 
     def _drop(self, key: int) -> StoryState:
@@ -338,6 +350,7 @@ class StoryEngine:
             self.stories[key] = target
             result.new_story = True
         target.add(key, vec, when)
+        heapq.heappush(self._by_last, (target.last, target.key))
         self.story_of[key] = target.key
         self._index(target, vec)
         # Stories that turn out to be one: the article is close to another story too, and
@@ -367,6 +380,7 @@ class StoryEngine:
         into.first = min(into.first, gone.first)
         into.last = max(into.last, gone.last)
         into.rebuild()
+        heapq.heappush(self._by_last, (into.last, into.key))
         for member, vec, _ in gone.members:
             self.story_of[member] = into.key
             self._index(into, vec)
@@ -399,6 +413,7 @@ class StoryEngine:
                 self.story_of[key] = story_key
             story.rebuild()
             self.stories[story_key] = story
+            heapq.heappush(self._by_last, (story.last, story_key))
             for _, vec, _ in story.members:
                 self._index(story, vec)
         for gone, into in redirects:
