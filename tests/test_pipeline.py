@@ -138,16 +138,16 @@ def test_full_saudinewsnet_corpus_twice_gives_the_same_count(shared_data, db_pat
 def test_ingest_collects_garbage_less_often_and_restores_the_setting(tmp_path, store):
     import gc
 
-    from marsad.pipeline import GC_YOUNG_THRESHOLD, fewer_gc_passes
+    from marsad.pipeline import GC_MIDDLE_THRESHOLD, GC_YOUNG_THRESHOLD, fewer_gc_passes
 
     before = gc.get_threshold()
     seen = []
     with fewer_gc_passes():
-        seen.append(gc.get_threshold()[0])
+        seen.append(gc.get_threshold())
         with fewer_gc_passes():  # nested (an edge calling ingest inside another): one restore, at the end
             pass
-        seen.append(gc.get_threshold()[0])
-    assert seen == [max(GC_YOUNG_THRESHOLD, before[0])] * 2
+        seen.append(gc.get_threshold())
+    assert seen == [(max(GC_YOUNG_THRESHOLD, before[0]), max(GC_MIDDLE_THRESHOLD, before[1]), before[2])] * 2
     assert gc.get_threshold() == before
     try:
         with fewer_gc_passes():
