@@ -202,7 +202,7 @@ class _HashTable:
         """Add keys that are not in the table yet."""
         if 2 * (self.size + len(keys)) > len(self.keys):
             old_keys, old_values = self.keys[self.keys != 0], self.values[self.keys != 0]
-            bits = max(16, int(2 * (self.size + len(keys))).bit_length() + 1)
+            bits = max(16, int(2 * (self.size + len(keys))).bit_length())  # at most half full
             self.__init__(bits)
             self._place(old_keys, old_values)
         self._place(keys, values)
