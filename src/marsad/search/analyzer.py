@@ -201,8 +201,6 @@ class Analyzer:
         else:
             terms = " ".join(filter(None, map(self._terms.__getitem__, tokens)))
             forms = " ".join(filter(None, map(self._exact.__getitem__, tokens)))
-        if len(self._chunks) < _CACHE_LIMIT:  # the duplicate stage reads the same words next
-            dict.__setitem__(self._chunks, chunk, terms)
         return terms, forms
 
     def _exact_token(self, token: str) -> str:
