@@ -148,10 +148,12 @@ def _mix64(h: np.ndarray) -> np.ndarray:
 def word_hashes(data: np.ndarray, offsets: np.ndarray) -> np.ndarray:
     """A 64-bit hash (never 0) of each UTF-8 string data[offsets[i]:offsets[i+1]].
 
-    Σ byte_j · B^j over the string's first _HASHED_BYTES bytes, plus its length, mixed.
-    Strings that long or shorter are hashed in full; a fixed pair of distinct ones collides
-    with a probability of about 2^-40 (the polynomial's coefficients are small and it has
-    fewer than 64 terms, so no known construction forces a collision).
+    Σ byte_j · B^j over the string's first _HASHED_BYTES bytes, plus its length, mixed;
+    strings that long or shorter are hashed in full (the callers send longer ones elsewhere).
+    Nothing checks for collisions: two distinct words with one hash would share one analysis.
+    If the hash behaves like a random function, a million distinct words hold such a pair with
+    odds of about 1 in 37 million (n² / 2^65); words are short, so the known constructions of
+    colliding strings for polynomial hashes modulo 2^64 (thousands of bytes long) do not apply.
     """
     n = len(offsets) - 1
     lens = np.diff(offsets)
@@ -472,8 +474,8 @@ class Featurizer:
     def batch(self, titles: Sequence[str | None], bodies: Sequence[Sequence[str]]) -> list[Features]:
         """The features of many articles at once (titles[i] with paragraphs bodies[i]).
 
-        Each article costs one dict lookup per word; the rest (term hashes, shingles, their
-        sorting and deduplication) is numpy over the whole batch.
+        The batch's words are split and looked up as a whole (`_TokenCache.text_ids`); the rest
+        (term hashes, shingles, their sorting and deduplication) is numpy over the whole batch.
         """
         n = len(titles)
         if not n:

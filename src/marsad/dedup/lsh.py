@@ -104,8 +104,8 @@ class KeyIndex:
             return
         order = np.argsort(keys, kind="stable")
         run = (keys[order], values[order])
-        # Merge while the newest run is at least half the size of the one before it, so
-        # there are O(log n) runs and each pair is merged O(log n) times.
+        # Merge while the newest run is at least 1/MERGE_FACTOR the size of the one before it,
+        # so there are O(log n) runs and each pair is merged O(log n) times.
         while self._runs and len(self._runs[-1][0]) <= MERGE_FACTOR * len(run[0]):
             run = _merge(self._runs.pop(), run)
         self._runs.append(run)

@@ -8,9 +8,9 @@ It also maps terms back onto the *original* text (`word_terms`) for highlighting
 from __future__ import annotations
 
 import hashlib
-from itertools import chain
 from collections.abc import Callable, Sequence
 from functools import cache
+from itertools import chain
 from operator import itemgetter
 from typing import Any
 
