@@ -188,15 +188,14 @@ class StoryEngine:
         n = max(self.df_docs, self.config.min_df_docs)
         return math.log((n + 1) / (self.df.get(term, 0) + 1)) + 1.0
 
-    def vectorize(self, counts: dict[str, float]) -> Vector:
+    def vectorize(self, counts: dict[str, float], ordered: list[str] | None = None) -> Vector:
         """The unit TF-IDF vector of term counts, cut to its heaviest terms, weights rounded.
 
-        Rounding makes the stored vector (JSON) the same as the one in memory.
+        Rounding makes the stored vector (JSON) the same as the one in memory. *ordered* is
+        `list(counts)` when the caller has it already.
         """
-        return self._vectorize(counts, list(counts))
-
-    def _vectorize(self, counts: dict[str, float], ordered: list[str]) -> Vector:
-        """`vectorize` given the terms of *counts* as a list (`assign` needs it anyway)."""
+        if ordered is None:
+            ordered = list(counts)
         n = math.log(max(self.df_docs, self.config.min_df_docs) + 1) + 1.0
         logs = self._log1
         if self.df_docs >= len(logs):  # no term is in more articles than the window holds
@@ -335,7 +334,7 @@ class StoryEngine:
         self._advance(when)
         counts = self.terms_of(features)
         terms = list(counts)
-        vec = self._vectorize(counts, terms)
+        vec = self.vectorize(counts, terms)
         result = Assignment(key=key, story=key, similarity=0.0, vector=vec, terms=terms)
         target: StoryState | None = None
         scored = self._candidates(vec, when) if vec else []
