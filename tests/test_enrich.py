@@ -55,7 +55,10 @@ SEED_EXPECTED = [
     (1, "اليمن", "LOC"), (1, "مأرب", "LOC"), (1, "الجوف", "LOC"), (1, "الحديدة", "LOC"), (1, "إيران", "LOC"),
     (1, "دونالد ترامب", "PERS"),
 ]
-SEED_MISSED = {"علي الأمين زين"}  # 12 of 13 found
+# 11 of 13 found. The network shipped before (dev F1 0.734) also found نيامي; the network with the
+# self-training lexicon of its own (0.748 sentence by sentence, 0.764 with label consistency) types
+# it PERS in the seed's sentence, as did all four seeds trained with that lexicon (docs/ner.md).
+SEED_MISSED = {"علي الأمين زين", "نيامي"}
 
 
 @pytest.fixture(scope="module")

@@ -210,7 +210,6 @@ def test_batched_tagging_equals_one_sentence_at_a_time():
 
 
 def test_clear_caches_gives_a_cold_start_with_the_same_tags():
-    from marsad.enrich.gazetteer import load_resources
     from marsad.enrich.ner import Tagger
 
     tagger = Tagger()
@@ -219,7 +218,7 @@ def test_clear_caches_gives_a_cold_start_with_the_same_tags():
     tagger.clear_caches()
     member = tagger._network.members[0]
     sizes = [len(member._projections), member.char_vector.cache_info().currsize,
-             member.encoder.token.cache_info().currsize, load_resources().word_features.cache_info().currsize]
+             member.encoder.token.cache_info().currsize, tagger.resources.word_features.cache_info().currsize]
     assert sizes == [0, 0, 0, 0]
     assert list(tagger.tag_sentences(sentences)) == warm
 
@@ -241,3 +240,54 @@ def test_a_full_projection_cache_starts_again_without_losing_a_batch(monkeypatch
     tagger.clear_caches()
     assert [tagger.tag(s) for s in sentences + sentences[::-1]] == expected + expected[::-1]
     assert len(member._projections) <= 20
+
+
+# -- self-training lexicons ------------------------------------------------------------------
+
+def test_each_model_reads_the_self_training_lexicon_it_was_trained_with(tmp_path):
+    import numpy as np
+
+    from marsad.enrich.gazetteer import (NETWORK_SELFTRAIN_FILE, SELFTRAIN_FILE, data_path, lexicon_file,
+                                         load_resources, shipped_resources)
+    from marsad.enrich.ner import CRF_MODEL_FILE, Tagger
+
+    np.savez(tmp_path / "old.npz", chars=np.array("اب"))  # a network from before lexicons were recorded
+    np.savez(tmp_path / "new.npz", chars=np.array("اب"), selftrain=np.array(NETWORK_SELFTRAIN_FILE))
+    assert lexicon_file(tmp_path / "old.npz") == SELFTRAIN_FILE
+    assert lexicon_file(tmp_path / "new.npz") == NETWORK_SELFTRAIN_FILE
+    assert default_tagger().resources is load_resources(lexicon_file(default_tagger().path)) is shipped_resources()
+    assert Tagger(data_path(CRF_MODEL_FILE)).resources is load_resources()
+
+
+def test_prediction_counts_per_word_and_multi_word_name():
+    from marsad.enrich.training import count_predictions
+
+    words, names = {}, {}
+    count_predictions(words, names, ["قال", "محمد", "بازوم", "في", "نيامي"], ["O", "B-PERS", "I-PERS", "O", "B-LOC"])
+    count_predictions(words, names, ["محمد", "بازوم"], ["B-PERS", "I-PERS"])
+    assert words["محمد"] == [0, 2, 0, 0, 0] and words["نيامي"] == [0, 0, 1, 0, 0] and words["قال"] == [1, 0, 0, 0, 0]
+    assert names == {(("محمد", "بازوم"), "PERS"): 2}  # one-word names count only as words
+
+
+def test_the_network_lexicon_is_made_from_tagged_corpus_articles(tmp_path):
+    import gzip
+    from importlib import resources
+
+    from marsad.enrich.gazetteer import data_path
+    from marsad.enrich.ner import MODEL_FILE
+    from marsad.enrich.training import build_network_lexicon, iter_corpus_articles
+
+    sample = Path(str(resources.files("marsad").joinpath("sample"))) / "saudinewsnet-sample.jsonl.gz"
+    corpus = tmp_path / "corpus.jsonl.gz"
+    with gzip.open(sample, "rt", encoding="utf-8") as source, gzip.open(corpus, "wt", encoding="utf-8") as out:
+        out.writelines(line for _, line in zip(range(40), source))
+    documents = list(iter_corpus_articles(corpus))
+    assert len(documents) == 40 - sum(1 for d in documents if not d)
+    out = tmp_path / "selftrain.bilstm.tsv.gz"
+    tokens = build_network_lexicon(corpus, data_path(MODEL_FILE), out)
+    assert tokens == sum(len(s) for d in documents for s in d)
+    lines = gzip.open(out, "rt", encoding="utf-8").read().splitlines()
+    assert lines[0].startswith("# self-training counts") and "a BiLSTM-CRF (bilstm.npz)" in lines[0]
+    rows = [line.split("\t") for line in lines[1:]]
+    assert {r[0] for r in rows} == {"W", "N"}
+    assert all(len(r[2].split()) == 5 for r in rows if r[0] == "W")

@@ -461,12 +461,19 @@ def reparse_cmd(ctx, source_names) -> None:
 @click.argument("file", type=click.Path(exists=True, dir_okay=False))
 @click.option("--model", type=click.Path(exists=True, dir_okay=False), default=None,
               help="A CRF model file instead of the shipped one.")
-def ner_tag(file: str, model: str | None) -> None:
-    """Tag a one-token-a-line file (blank line between sentences) and print `token TAG` lines."""
+@click.option("--sentence-level", is_flag=True,
+              help="Tag each sentence on its own (no label consistency across a document's sentences).")
+def ner_tag(file: str, model: str | None, sentence_level: bool) -> None:
+    """Tag a one-token-a-line file (blank line between sentences) and print `token TAG` lines.
+
+    A name is tagged consistently across its document: the sentences between -DOCSTART- lines,
+    at most 50 either side of each sentence.
+    """
     from .enrich.ner import Tagger, default_tagger, read_conll, write_conll
 
     tagger = Tagger(model) if model else default_tagger()
-    write_conll(((tokens, tagger.tag(tokens)) for tokens, _ in read_conll(file)), sys.stdout)
+    sentences = [tokens for tokens, _ in read_conll(file)]
+    write_conll(zip(sentences, tagger.tag_conll_sentences(sentences, consistent=not sentence_level)), sys.stdout)
 
 
 @cli.command()

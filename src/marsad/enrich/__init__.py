@@ -31,11 +31,13 @@ __all__ = [
 
 @cache
 def model_version() -> str:
-    """An id of the shipped model and data: a new model makes `enrich` redo every article."""
+    """An id of the shipped model, its data and its decoding rules: a change makes `enrich` redo every article."""
+    from .consistency import VERSION as consistency_version
     from .gazetteer import data_path
 
-    digest = hashlib.sha1()
-    for name in ("bilstm.npz", "bilstm.emb.npz", "model.crfsuite", "entity_aliases.tsv", "country_aliases.tsv"):
+    digest = hashlib.sha1(consistency_version.encode())
+    for name in ("bilstm.npz", "bilstm.emb.npz", "selftrain.bilstm.tsv.gz", "model.crfsuite", "entity_aliases.tsv",
+                 "country_aliases.tsv"):
         path = data_path(name)
         if path.exists():
             digest.update(path.read_bytes())
@@ -55,7 +57,9 @@ def tag_articles(articles: Sequence[Article]) -> list[TaggedArticle]:
     from .autotags import key_phrases
     from .ner import default_tagger
 
-    found = default_tagger().mentions_many([text for a in articles for text in (a.title, a.text)])
+    # An article's title and text are one document for label consistency.
+    found = default_tagger().mentions_many([text for a in articles for text in (a.title, a.text)],
+                                           [n for n in range(len(articles)) for _ in (0, 1)])
     tagged = []
     for n, article in enumerate(articles):
         raw = [("title", m.start, m.end, m.text, m.type) for m in found[2 * n]]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from functools import cache
 
 from ..normalize import fold, strip_tashkeel
-from .gazetteer import data_path, load_resources
+from .gazetteer import data_path, shipped_resources
 from .records import EntityMention, EntityRef
 from .tokens import sentences
 
@@ -47,7 +47,7 @@ def _phrase_word(written: str) -> tuple[str, str] | tuple[()]:
 
     word = fold(written)
     if len(word) >= 2 and word.isalpha():
-        resources = load_resources()
+        resources = shipped_resources()
         return split_proclitics(resources.word_features(written)[1]["w"], resources)[1], strip_tashkeel(written)
     return ()
 

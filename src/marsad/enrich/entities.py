@@ -21,7 +21,7 @@ from functools import cache
 
 from ..normalize import fold, strip_tashkeel
 from .features import Resources
-from .gazetteer import data_lines, load_resources, read_country_aliases
+from .gazetteer import data_lines, read_country_aliases, shipped_resources
 from .places import resolve_place
 from .records import EntityMention, EntityRef
 
@@ -61,7 +61,7 @@ def clean_name(text: str, resources: Resources | None = None) -> tuple[str, str]
     >>> clean_name("لواشنطن")[1]
     'واشنطن'
     """
-    resources = resources or load_resources()
+    resources = resources or shipped_resources()
     words = _clean_words(text)
     if not words:
         return "", ""
@@ -141,7 +141,7 @@ def link_mentions(mentions: Sequence[tuple[str, int, int, str, str]], *,
     co-occurrence taught, for the store to remember. *lookup_aliases* is asked, once, for the
     full keys that earlier articles paired this article's lone person names with.
     """
-    resources = resources or load_resources()
+    resources = resources or shipped_resources()
     # Countries named in the article disambiguate its cities (الحديدة beside اليمن).
     context: set[str] = set()
     for _field, _start, _end, text, kind in mentions:

@@ -8,7 +8,8 @@
     place_stopwords.txt   hand-checked city names that are common words, kept out of the gazetteer
     phrase_df.tsv.gz      SaudiNewsNet article frequencies of words and word pairs (key phrases)
     entity_aliases.tsv    hand-checked aliases of non-country entities
-    selftrain.tsv.gz      what CRFs trained on halves of train.txt predicted over SaudiNewsNet
+    selftrain.tsv.gz      what CRFs trained on halves of train.txt predicted over SaudiNewsNet (the CRF's lexicon)
+    selftrain.bilstm.tsv.gz  what a first BiLSTM-CRF predicted over SaudiNewsNet (the shipped network's lexicon)
     model.crfsuite        the CRF tagger (the previous model; also what self-training uses)
     bilstm.npz            the shipped BiLSTM-CRF tagger's weights (float16)
     bilstm.emb.npz        its word embeddings (int8 with row scales) and their vocabulary
@@ -97,14 +98,19 @@ def read_clusters() -> dict[str, tuple[str, ...]]:
     return table
 
 
+# Self-training lexicons: what a tagger predicted over SaudiNewsNet (see marsad.enrich.training).
+SELFTRAIN_FILE = "selftrain.tsv.gz"  # the CRF's: from CRFs trained on each half of train.txt
+NETWORK_SELFTRAIN_FILE = "selftrain.bilstm.tsv.gz"  # the shipped network's: from a first network
+
+
 @cache
-def read_selftrain() -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, ...], str]]:
-    """The self-training lexicon: word -> features, and multi-word names -> type."""
+def read_selftrain(name: str = SELFTRAIN_FILE) -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, ...], str]]:
+    """A self-training lexicon: word -> features, and multi-word names -> type."""
     from .training import lexicon_features
 
     lexicon: dict[str, tuple[str, ...]] = {}
     names: dict[tuple[str, ...], str] = {}
-    for line in data_lines("selftrain.tsv.gz"):
+    for line in data_lines(name):
         kind, name, value = line.split("\t")
         if kind == "W":
             lexicon[name] = lexicon_features([int(c) for c in value.split()])
@@ -113,9 +119,25 @@ def read_selftrain() -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, ...], 
     return lexicon, names
 
 
+def lexicon_file(model_path: str | Path) -> str:
+    """The self-training lexicon a network was trained with (its .npz records it; the CRF's before)."""
+    import numpy as np
+
+    with np.load(model_path, allow_pickle=False) as data:
+        return str(data["selftrain"]) if "selftrain" in data.files else SELFTRAIN_FILE
+
+
 @cache
-def load_resources() -> Resources:
-    """The feature resources the shipped model was trained with."""
+def shipped_resources() -> Resources:
+    """The resources of the shipped tagger (with its self-training lexicon). Entity linking and key
+    phrases use them too, so that each word's features are computed and cached once, not twice."""
+    return load_resources(lexicon_file(data_path("bilstm.npz")))
+
+
+@cache
+def load_resources(selftrain: str = SELFTRAIN_FILE) -> Resources:
+    """The feature resources a model was trained with; *selftrain* names its self-training lexicon
+    (the shipped network records its own: `marsad.enrich.neural.lexicon_file`)."""
     names, words = read_gazetteer()
-    lexicon, self_names = read_selftrain()
+    lexicon, self_names = read_selftrain(selftrain)
     return Resources(clusters=read_clusters(), gazetteer=names, words=words, lexicon=lexicon, names=self_names)

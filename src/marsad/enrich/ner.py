@@ -4,24 +4,30 @@ Tags follow ANERcorp: PERS, LOC, ORG, MISC in IOB2. The shipped model is a BiLST
 (`marsad.enrich.neural`, numpy inference) over word embeddings, a character CNN and the
 features of `marsad.enrich.features`; the earlier linear-chain CRF (python-crfsuite) still
 loads from a .crfsuite file. Both are trained by scripts/train_ner.py on ANERcorp train.txt.
+Sentences are tagged one by one, then a document's tags are made consistent across its
+sentences (`marsad.enrich.consistency`): `tag_documents`, `mentions_many`, `tag_conll_sentences`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from itertools import islice
 from pathlib import Path
 
 from .features import Resources
-from .gazetteer import data_path, load_resources
+from .gazetteer import data_path, lexicon_file, load_resources
 from .tokens import Token, sentences
 
 TYPES = ("PERS", "LOC", "ORG", "MISC")
 MODEL_FILE = "bilstm.npz"  # the shipped model: an ensemble's first member (see marsad.enrich.neural)
 CRF_MODEL_FILE = "model.crfsuite"
 BATCH = 64  # sentences run through the network together (an article's, typically)
+# In a file of sentences with no document boundaries (a CoNLL file), a sentence's document for
+# label consistency is the DOCUMENT_WINDOW sentences either side of it.
+DOCUMENT_WINDOW = 50
+DOCSTART = "-DOCSTART-"  # CoNLL's document boundary: a sentence of this one token
 
 
 @dataclass(frozen=True)
@@ -42,15 +48,16 @@ class Tagger:
 
     def __init__(self, model_path: str | Path | None = None, resources: Resources | None = None):
         self.path = Path(model_path) if model_path else data_path(MODEL_FILE)
-        self.resources = resources or load_resources()
         self._network = self._crf = None
         if self.path.suffix == ".npz":
             from .neural import Ensemble
 
+            self.resources = resources or load_resources(lexicon_file(self.path))
             self._network = Ensemble.load(self.path, self.resources)
         else:
             import pycrfsuite
 
+            self.resources = resources or load_resources()
             self._crf = pycrfsuite.Tagger()
             self._crf.open(str(self.path))
 
@@ -82,26 +89,78 @@ class Tagger:
         while chunk := list(islice(iterator, BATCH)):
             yield from self._network.tag_batch(chunk)
 
+    def key(self, token: str) -> str:
+        """The form in which label consistency compares words: folded, clitics off (لسولانا -> سولانا)."""
+        return self.resources.word_features(token)[1]["bare"]
+
+    def harmonise(self, tokens: Sequence[Sequence[str]], tags: Sequence[Sequence[str]],
+                  window: int | None = None) -> list[list[str]]:
+        """*tags* of one document's sentences made consistent across them (`marsad.enrich.consistency`)."""
+        from .consistency import harmonise
+
+        if all(t.count("O") == len(t) for t in tags):  # no names: nothing to make consistent
+            return [list(t) for t in tags]
+        key = self.key
+        return harmonise([[key(t) for t in sentence] for sentence in tokens], tags, window)
+
+    def tag_documents(self, documents: Sequence[Sequence[Sequence[str]]]) -> list[list[list[str]]]:
+        """Tags of each document's sentences: every sentence tagged on its own, then made consistent
+        across its document (`harmonise`).
+
+        All the documents' sentences go through the network together, longest first, so each pass
+        is full and steps over sentences of about the same length (an article's title alone, or its
+        few sentences, would leave the network stepping for one).
+        """
+        flat = [sentence for document in documents for sentence in document]
+        order = sorted(range(len(flat)), key=lambda i: -len(flat[i]))  # stable: ties keep their order
+        tagged: list[list[str]] = [[] for _ in flat]
+        for i, tags in zip(order, self.tag_sentences([flat[i] for i in order])):
+            tagged[i] = tags
+        out, first = [], 0
+        for document in documents:
+            out.append(self.harmonise(document, tagged[first : first + len(document)]))
+            first += len(document)
+        return out
+
+    def tag_conll_sentences(self, sentences_: Sequence[Sequence[str]], *, consistent: bool = True) -> list[list[str]]:
+        """Tags of a CoNLL file's sentences: documents split at -DOCSTART- lines, each with label
+        consistency over DOCUMENT_WINDOW sentences either side (*consistent* False: sentence by sentence)."""
+        tagged = list(self.tag_sentences(sentences_))
+        if not consistent:
+            return tagged
+        out: list[list[str]] = []
+        start = 0
+        for end in [i for i, s in enumerate(sentences_) if list(s) == [DOCSTART]] + [len(sentences_)]:
+            out += self.harmonise(sentences_[start:end], tagged[start:end], DOCUMENT_WINDOW)
+            if end < len(sentences_):
+                out.append(["O"])
+            start = end + 1
+        return out
+
     def mentions(self, text: str) -> list[Mention]:
         """Every entity mention in *text*, with offsets into it (text[start:end] == mention.text)."""
         return self.mentions_many([text])[0]
 
-    def mentions_many(self, texts: Sequence[str]) -> list[list[Mention]]:
-        """`mentions` of several texts at once: all their sentences go through the network together,
-        sorted by length, so each pass is full and steps over sentences of about the same length
-        (an article's title alone, or its few sentences, would leave the network stepping for one)."""
+    def mentions_many(self, texts: Sequence[str], documents: Sequence[Hashable] | None = None) -> list[list[Mention]]:
+        """`mentions` of several texts at once (their sentences tagged together: `tag_documents`).
+
+        Texts with the same *documents* entry (an article's title and text) are one document for
+        label consistency; by default each text is its own.
+        """
         split = [sentences(text) for text in texts]
-        flat = [(n, sentence) for n, sentences_ in enumerate(split) for sentence in sentences_]
-        order = sorted(range(len(flat)), key=lambda i: -len(flat[i][1]))  # stable: ties keep text order
-        tagged: list[list[str]] = [[] for _ in flat]
-        for i, tags in zip(order, self.tag_sentences([[t.text for t in flat[i][1]] for i in order])):
-            tagged[i] = tags
+        groups: dict[Hashable, list[int]] = {}
+        for n in range(len(texts)):
+            groups.setdefault(documents[n] if documents is not None else n, []).append(n)
+        tagged = self.tag_documents([[[t.text for t in sentence] for n in members for sentence in split[n]]
+                                     for members in groups.values()])
         found: list[list[Mention]] = [[] for _ in texts]
-        for (n, sentence), tags in zip(flat, tagged):
-            text = texts[n]
-            for start, end, kind in spans(tags):
-                first, last = sentence[start], sentence[end - 1]
-                found[n].append(Mention(text[first.start : last.end], kind, first.start, last.end))
+        for members, document in zip(groups.values(), tagged):
+            tags_of = iter(document)
+            for n in members:
+                for sentence in split[n]:
+                    for start, end, kind in spans(next(tags_of)):
+                        first, last = sentence[start], sentence[end - 1]
+                        found[n].append(Mention(texts[n][first.start : last.end], kind, first.start, last.end))
         return found
 
 
@@ -154,6 +213,8 @@ def write_conll(sentences_: Iterable[tuple[Sequence[str], Sequence[str]]], out) 
 def spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     """Entity spans (start, end, type) of an IOB2 sequence; a stray I- opens a span (as conlleval)."""
     found: list[tuple[int, int, str]] = []
+    if tags.count("O") == len(tags) if isinstance(tags, list) else all(t == "O" for t in tags):
+        return found
     start, kind = None, None
     for i, tag in enumerate(list(tags) + ["O"]):
         prefix, _, label = tag.partition("-")

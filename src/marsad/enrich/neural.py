@@ -324,6 +324,8 @@ class Ensemble:
     """
 
     def __init__(self, members: Sequence[BiLSTMCRF], crf=None, crf_weight: float = 0.0, crf_path: Path | None = None):
+        if len({m.encoder.resources for m in members}) > 1:
+            raise ValueError("an ensemble's members must share their feature resources (one self-training lexicon)")
         self.members = list(members)
         self.transitions = np.mean([m.transitions for m in members], axis=0)
         self.start = np.mean([m.start for m in members], axis=0)
@@ -351,8 +353,10 @@ class Ensemble:
     def crf_log_marginals(self, batch: Sequence[Sequence[str]], steps: int) -> np.ndarray:
         """log P(tag of token t) under the CRF, (batch, steps, tags); padding rows are 0."""
         out = np.zeros((len(batch), steps, len(TAGS)), dtype=np.float32)
+        from .gazetteer import load_resources
+
         labels = set(self.crf.labels())
-        resources = self.members[0].encoder.resources
+        resources = load_resources()  # the CRF's own lexicon, which may not be the networks'
         for b, tokens in enumerate(batch):
             self.crf.set(resources.sentence_features(tokens))
             for j, tag in enumerate(TAGS):
