@@ -457,6 +457,14 @@ def lexicon_tables(words: dict[str, list[int]], names: dict[tuple[tuple[str, ...
     return lexicon, table
 
 
+def forget_lexicons() -> None:
+    """Drop the cached lexicons and resources, after a stage has written a new lexicon file."""
+    from .gazetteer import load_resources, read_selftrain, shipped_resources
+
+    for cached in (read_selftrain, load_resources, shipped_resources):
+        cached.cache_clear()
+
+
 def write_selftrain(path: Path, words: dict[str, list[int]], names: dict,
                     made_by: str = "CRFs trained on halves of ANERcorp train.txt") -> None:
     """Ship the prediction counts that the lexicon features are computed from."""
@@ -520,7 +528,7 @@ def train_crf(anercorp: Path, out: Path, *, sentences_file: Path | None = None, 
             _append(trainer, resources, half, IDENTITY_DROPOUT, seed)
         trainer.set_params({**CRF_PARAMS, **(params or {})})
         trainer.train(str(out))
-        load_resources.cache_clear()
+        forget_lexicons()
     else:
         _train(train, load_resources(), out, params, dropout=IDENTITY_DROPOUT)
     print(f"   crf: trained in {time.perf_counter() - began:.0f} s, {out.stat().st_size / 1e6:.1f} MB", flush=True)
@@ -607,6 +615,7 @@ def train_ensemble(anercorp: Path, out: Path, work: Path, corpus: Path) -> dict:
     began = time.perf_counter()
     tokens = build_network_lexicon(corpus, first, out / NETWORK_SELFTRAIN_FILE)
     print(f"   network lexicon: {tokens:,} tokens tagged in {time.perf_counter() - began:.0f} s", flush=True)
+    forget_lexicons()
     names = [MODEL_FILE if i == 0 else f"bilstm.{i + 1}.npz" for i in range(len(BILSTM_MEMBERS))]
     for path in ensemble_paths(out / MODEL_FILE)[len(names):]:
         path.unlink()
