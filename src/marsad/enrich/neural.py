@@ -44,13 +44,22 @@ _BAG_PREFIXES = ("shape=", "pro=", "al=", "len=", "c64=", "c256=", "c1k=", "bc1k
                  "slex", "c=oov")
 
 
-def bag_strings(word_feats: Sequence[str], gaz: str, self_gaz: str) -> list[str]:
-    """The discrete features of one token that the network sees as a bag."""
-    out = [f for f in word_feats if f.startswith(_BAG_PREFIXES)]
-    if gaz:
-        out.append("gaz=" + gaz)
-    if self_gaz:
-        out.append("sgaz=" + self_gaz)
+def bag_strings(word_feats: Sequence[str]) -> list[str]:
+    """The discrete features of one word type that the network sees as a bag."""
+    return [f for f in word_feats if f.startswith(_BAG_PREFIXES)]
+
+
+def span_features(resources: Resources, bares: Sequence[str]) -> list[list[str]]:
+    """The sentence-level bag features of each token: its place in a gazetteer name and in a
+    self-training name (B-/I- and type), from the sentence's clitic-free words."""
+    out: list[list[str]] = [[] for _ in bares]
+    spans_ = [("gaz=", resources.gazetteer_tags(bares))]
+    if resources.names:
+        spans_.append(("sgaz=", resources.gazetteer_tags(bares, resources.names, resources.max_self_name)))
+    for prefix, tags in spans_:
+        for t, tag in enumerate(tags):
+            if tag:
+                out[t].append(prefix + tag)
     return out
 
 
@@ -89,12 +98,9 @@ class Encoder:
     def sentence(self, tokens: Sequence[str]) -> tuple[list[int], list[int], list[tuple[int, ...]], list[list[int]]]:
         """(word ids, clitic-free word ids, character ids, bag ids) of one sentence."""
         rows = [self.token(t) for t in tokens]
-        bares = [r[4] for r in rows]
-        gaz = self.resources.gazetteer_tags(bares)
-        res = self.resources
-        self_gaz = res.gazetteer_tags(bares, res.names, res.max_self_name) if res.names else [""] * len(bares)
-        bags = [[i for f in bag_strings(r[3], g, s) if (i := self.bag_ids.get(f)) is not None]
-                for r, g, s in zip(rows, gaz, self_gaz)]
+        spans_ = span_features(self.resources, [r[4] for r in rows])
+        bags = [[i for f in bag_strings(r[3]) + extra if (i := self.bag_ids.get(f)) is not None]
+                for r, extra in zip(rows, spans_)]
         return [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows], bags
 
 
@@ -278,14 +284,9 @@ class BiLSTMCRF:
         """(len, 2, 4h): each token's type projection plus its gazetteer-span features' rows."""
         rows = [self._projections[t] for t in tokens]
         x = np.stack([r[0] for r in rows])
-        bares = [r[1] for r in rows]
-        res = self.encoder.resources
-        spans_ = [("gaz=", res.gazetteer_tags(bares))]
-        if res.names:
-            spans_.append(("sgaz=", res.gazetteer_tags(bares, res.names, res.max_self_name)))
-        for prefix, tags in spans_:
-            for t, tag in enumerate(tags):
-                if tag and (i := self.encoder.bag_ids.get(prefix + tag)) is not None:
+        for t, features in enumerate(span_features(self.encoder.resources, [r[1] for r in rows])):
+            for feature in features:
+                if (i := self.encoder.bag_ids.get(feature)) is not None:
                     x[t] += self._bag_projection[i]
         return x
 

@@ -633,7 +633,7 @@ def _bilstm_vocabulary(anercorp: Path, resources, size: int) -> tuple[list[str],
     """Embedding words (cluster-table order: most frequent first), characters and bag features."""
     from .features import key
     from .ner import read_conll
-    from .neural import Encoder, bag_strings
+    from .neural import Encoder, bag_strings, span_features
 
     words = list(resources.clusters)[:size]
     chars: Counter[str] = Counter()
@@ -641,12 +641,9 @@ def _bilstm_vocabulary(anercorp: Path, resources, size: int) -> tuple[list[str],
     probe = Encoder(resources, [], "", [])
     for tokens, _ in read_conll(anercorp / "train.txt"):
         rows = [probe.token(t) for t in tokens]
-        bares = [r[4] for r in rows]
-        gaz = resources.gazetteer_tags(bares)
-        self_gaz = resources.gazetteer_tags(bares, resources.names, resources.max_self_name)
-        for token, row, g, s in zip(tokens, rows, gaz, self_gaz):
+        for token, row, extra in zip(tokens, rows, span_features(resources, [r[4] for r in rows])):
             chars.update(key(token))
-            bag.update(bag_strings(row[3], g, s))
+            bag.update(bag_strings(row[3]) + extra)
     return words, "".join(c for c, n in chars.most_common() if n >= 2), sorted(f for f, n in bag.items() if n >= 2)
 
 
