@@ -46,7 +46,7 @@ class _Names:
             counts[kind] += sign
             if sign < 0 and not +counts:
                 del self.types[name]
-            self._by_first = None
+        self._by_first = None  # the names may have changed
         if sign > 0:
             self.words.update(keys)
         else:

@@ -104,13 +104,13 @@ NETWORK_SELFTRAIN_FILE = "selftrain.bilstm.tsv.gz"  # the shipped network's: fro
 
 
 @cache
-def read_selftrain(name: str = SELFTRAIN_FILE) -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, ...], str]]:
+def read_selftrain(filename: str = SELFTRAIN_FILE) -> tuple[dict[str, tuple[str, ...]], dict[tuple[str, ...], str]]:
     """A self-training lexicon: word -> features, and multi-word names -> type."""
     from .training import lexicon_features
 
     lexicon: dict[str, tuple[str, ...]] = {}
     names: dict[tuple[str, ...], str] = {}
-    for line in data_lines(name):
+    for line in data_lines(filename):
         kind, name, value = line.split("\t")
         if kind == "W":
             lexicon[name] = lexicon_features([int(c) for c in value.split()])
@@ -131,13 +131,15 @@ def lexicon_file(model_path: str | Path) -> str:
 def shipped_resources() -> Resources:
     """The resources of the shipped tagger (with its self-training lexicon). Entity linking and key
     phrases use them too, so that each word's features are computed and cached once, not twice."""
-    return load_resources(lexicon_file(data_path("bilstm.npz")))
+    from .ner import MODEL_FILE
+
+    return load_resources(lexicon_file(data_path(MODEL_FILE)))
 
 
 @cache
 def load_resources(selftrain: str = SELFTRAIN_FILE) -> Resources:
     """The feature resources a model was trained with; *selftrain* names its self-training lexicon
-    (the shipped network records its own: `marsad.enrich.neural.lexicon_file`)."""
+    (a network records its own: `lexicon_file`)."""
     names, words = read_gazetteer()
     lexicon, self_names = read_selftrain(selftrain)
     return Resources(clusters=read_clusters(), gazetteer=names, words=words, lexicon=lexicon, names=self_names)

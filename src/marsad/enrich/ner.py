@@ -213,8 +213,8 @@ def write_conll(sentences_: Iterable[tuple[Sequence[str], Sequence[str]]], out) 
 def spans(tags: Sequence[str]) -> list[tuple[int, int, str]]:
     """Entity spans (start, end, type) of an IOB2 sequence; a stray I- opens a span (as conlleval)."""
     found: list[tuple[int, int, str]] = []
-    if tags.count("O") == len(tags) if isinstance(tags, list) else all(t == "O" for t in tags):
-        return found
+    if isinstance(tags, list) and tags.count("O") == len(tags):
+        return found  # no names, as in most sentences: no scan
     start, kind = None, None
     for i, tag in enumerate(list(tags) + ["O"]):
         prefix, _, label = tag.partition("-")
