@@ -42,6 +42,16 @@ def test_a_one_word_name_spreads_only_if_tagged_at_half_its_occurrences():
     assert harmonise(_words("لحود قال", "انتقد لحود", "وقال اخرون"), tags)[1] == ["O", "B-PERS"]
 
 
+def test_a_two_letter_word_never_spreads_as_a_one_word_name():
+    # ولله split as و + ل + له: a tagger's MISC on it must not reach the pronoun له elsewhere.
+    keys = _words("له الحمد", "المخطط له")
+    tags = [["B-MISC", "O"], ["O", "O"]]
+    assert harmonise(keys, tags) == tags
+    # A two-word name with a two-letter word still spreads.
+    keys = _words("خطة بي بي", "شركة بي بي")
+    assert harmonise(keys, [["O", "B-ORG", "I-ORG"], ["O", "O", "O"]])[1] == ["O", "B-ORG", "I-ORG"]
+
+
 def test_a_window_limits_how_far_a_name_reaches():
     keys = _words("البنك التجاري", "خبر", "خبر", "البنك التجاري")
     tags = [["B-ORG", "I-ORG"], ["O"], ["O"], ["O", "O"]]

@@ -10,12 +10,12 @@ repeats its names, and an article nearly always means the same thing by them eac
 2. **extend**: each name the document tags (longest first) is tagged wherever else its words
    occur untagged, or covered only by shorter names inside it (بوخارست inside ستيوا بوخارست).
    A one-word name spreads only if at least half of the word's occurrences in the document were
-   tagged: a word that is usually not a name (علي, also a spelling of the preposition على) stays
-   as the tagger left it.
+   tagged, and not if it has two letters: a word that is usually not a name (علي, also a spelling
+   of the preposition على) stays as the tagger left it.
 
 Words are compared by a key the caller chooses (the tagger uses the clitic-free form, so
 لسولانا meets سولانا). On ANERcorp dev.txt this moved the shipped network from micro-F1 0.734 to
-0.750, mostly in recall (docs/ner.md). No library does this step; it is a few dozen lines.
+0.749, mostly in recall (docs/ner.md). No library does this step; it is a few dozen lines.
 """
 
 from __future__ import annotations
@@ -26,9 +26,12 @@ from collections.abc import Sequence
 from .ner import spans
 
 # Part of the enrichment's model version: changing the rules below makes `marsad enrich` redo articles.
-VERSION = "consistency-1"
-# A one-word name spreads only if the tagger found it at least this share of the word's occurrences.
+VERSION = "consistency-2"
+# A one-word name spreads only if the tagger found it at least this share of the word's occurrences,
+# and if it has at least MIN_SINGLE_WORD letters (two-letter words are pronouns and particles: له, في;
+# a clitic split can leave one, as ولله -> له).
 SINGLE_WORD_SHARE = 0.5
+MIN_SINGLE_WORD = 3
 
 
 class _Names:
@@ -58,7 +61,7 @@ class _Names:
         counts = self.types.get(name)
         if not counts:
             return None
-        if len(name) == 1 and counts.total() < SINGLE_WORD_SHARE * self.words[name[0]]:
+        if len(name) == 1 and (len(name[0]) < MIN_SINGLE_WORD or counts.total() < SINGLE_WORD_SHARE * self.words[name[0]]):
             return None
         return counts.most_common(1)[0][0]
 

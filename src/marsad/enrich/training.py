@@ -590,7 +590,7 @@ BILSTM_PARAMS = {
 
 # The shipped ensemble: one BiLSTM_PARAMS override per member (bilstm.npz, bilstm.2.npz, ...).
 # One network is shipped (hidden 128, seed 14, the network lexicon: dev 0.748 sentence by sentence,
-# 0.764 with label consistency; seeds 7/21/28 scored 0.737-0.751). Averaging two (seeds 14 and 21)
+# 0.763 with label consistency; seven other seeds scored 0.737-0.754). Averaging two (seeds 14 and 21)
 # gave 0.754 with label consistency, at half the speed.
 BILSTM_MEMBERS = (
     {"seed": 14},
