@@ -61,8 +61,10 @@ class _Names:
         counts = self.types.get(name)
         if not counts:
             return None
-        if len(name) == 1 and (len(name[0]) < MIN_SINGLE_WORD or counts.total() < SINGLE_WORD_SHARE * self.words[name[0]]):
-            return None
+        if len(name) == 1:
+            word = name[0]
+            if len(word) < MIN_SINGLE_WORD or counts.total() < SINGLE_WORD_SHARE * self.words[word]:
+                return None
         return counts.most_common(1)[0][0]
 
     def starts(self, keys: Sequence[str]) -> list[tuple[int, list[int]]]:
